@@ -1,0 +1,50 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "swift-raft",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "RaftWire", targets: ["RaftWire"]),
+        .executable(name: "raft-microbench", targets: ["RaftMicrobench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    ],
+    targets: [
+        // System libraries, reached through module maps (Debian packages named in `providers`).
+        .systemLibrary(
+            name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
+
+        // protobuf-c code generated from proto/ by deploy/gen-proto.sh, plus the C shim.
+        .target(
+            name: "CRaftProto",
+            dependencies: ["CProtobufC"],
+            linkerSettings: [.linkedLibrary("protobuf-c")]),
+
+        // Swift value types of proto/raft.proto and proto/kv.proto; no dependencies.
+        .target(name: "RaftMessages"),
+
+        // Bytes <-> RaftMessages through libprotobuf-c, and the length-prefixed framing.
+        .target(
+            name: "RaftWire",
+            dependencies: [
+                "RaftMessages", "CRaftProto",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]),
+
+        // Release-mode throughput measurements (codec, core); see README.
+        .executableTarget(
+            name: "RaftMicrobench",
+            dependencies: ["RaftWire", "RaftMessages"]),
+
+        .testTarget(
+            name: "RaftWireTests",
+            dependencies: [
+                "RaftWire", "RaftMessages",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]),
+    ],
+    swiftLanguageModes: [.v6]
+)

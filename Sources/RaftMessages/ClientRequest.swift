@@ -1,0 +1,35 @@
+/// One key-value operation (`raft.kv.ClientRequest` `op` oneof).
+public enum KVOperation: Sendable, Hashable {
+    case put(key: [UInt8], value: [UInt8])
+    case get(key: [UInt8])
+    case delete(key: [UInt8])
+    /// With `expected == nil` the key must be absent (`expect_exists = false`);
+    /// otherwise it must hold exactly `expected`.
+    case compareAndSwap(key: [UInt8], expected: [UInt8]?, value: [UInt8])
+    case status
+
+    /// Writes go through the log and carry `clientID` + `sequence`.
+    public var isWrite: Bool {
+        switch self {
+        case .put, .delete, .compareAndSwap: true
+        case .get, .status: false
+        }
+    }
+}
+
+/// A client's request on the client port (`raft.kv.ClientRequest`).
+public struct ClientRequest: Sendable, Hashable {
+    public var requestID: UInt64
+    /// With `sequence`, makes a retried write apply exactly once.
+    public var clientID: UInt64
+    public var sequence: UInt64
+    /// Nil only when decoding bytes that carry no operation (answered ERROR).
+    public var operation: KVOperation?
+
+    public init(requestID: UInt64, clientID: UInt64 = 0, sequence: UInt64 = 0, operation: KVOperation?) {
+        self.requestID = requestID
+        self.clientID = clientID
+        self.sequence = sequence
+        self.operation = operation
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import RaftMessages
+
+/// The dictionary Google's `json_format.MessageToDict(including_default_value_fields=True,
+/// preserving_proto_field_name=True)` gives for a message: uint64 as decimal
+/// strings, bytes as base64, enums by name, unset oneofs and messages absent.
+/// Written from the proto3 JSON mapping, independently of our codec.
+enum ProtoJSON {
+    static func u(_ value: UInt64) -> String { String(value) }
+    static func b(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
+
+    static func entryType(_ type: EntryType) -> String {
+        switch type {
+        case .normal: "ENTRY_NORMAL"
+        case .noop: "ENTRY_NOOP"
+        case .config: "ENTRY_CONFIG"
+        }
+    }
+
+    static func status(_ status: KVStatus) -> String {
+        switch status {
+        case .ok: "OK"
+        case .notFound: "NOT_FOUND"
+        case .notLeader: "NOT_LEADER"
+        case .casFailed: "CAS_FAILED"
+        case .timeout: "TIMEOUT"
+        case .error: "ERROR"
+        }
+    }
+
+    static func dict(_ e: Envelope) -> [String: Any] {
+        var d: [String: Any] = ["cluster_id": e.clusterID, "from_id": u(e.fromID), "to_id": u(e.toID), "id": u(e.id)]
+        switch e.body {
+        case nil: break
+        case .requestVote(let m):
+            d["request_vote"] = [
+                "term": u(m.term), "candidate_id": u(m.candidateID), "last_log_index": u(m.lastLogIndex),
+                "last_log_term": u(m.lastLogTerm), "pre_vote": m.preVote,
+            ]
+        case .requestVoteResponse(let m):
+            d["request_vote_response"] = ["term": u(m.term), "vote_granted": m.voteGranted, "pre_vote": m.preVote]
+        case .appendEntries(let m):
+            d["append_entries"] = [
+                "term": u(m.term), "leader_id": u(m.leaderID), "prev_log_index": u(m.prevLogIndex),
+                "prev_log_term": u(m.prevLogTerm), "leader_commit": u(m.leaderCommit),
+                "entries": m.entries.map { entry -> [String: Any] in
+                    ["index": u(entry.index), "term": u(entry.term), "type": entryType(entry.type), "data": b(entry.data)]
+                },
+            ]
+        case .appendEntriesResponse(let m):
+            d["append_entries_response"] = [
+                "term": u(m.term), "success": m.success, "match_index": u(m.matchIndex),
+                "conflict_index": u(m.conflictIndex), "conflict_term": u(m.conflictTerm),
+                "prev_log_index": u(m.prevLogIndex),
+            ]
+        case .installSnapshot(let m):
+            d["install_snapshot"] = [
+                "term": u(m.term), "leader_id": u(m.leaderID), "last_included_index": u(m.lastIncludedIndex),
+                "last_included_term": u(m.lastIncludedTerm), "offset": u(m.offset), "data": b(m.data), "done": m.done,
+            ]
+        case .installSnapshotResponse(let m):
+            d["install_snapshot_response"] = [
+                "term": u(m.term), "last_included_index": u(m.lastIncludedIndex), "next_offset": u(m.nextOffset),
+                "done": m.done,
+            ]
+        }
+        return d
+    }
+
+    static func dict(_ r: ClientRequest) -> [String: Any] {
+        var d: [String: Any] = ["request_id": u(r.requestID), "client_id": u(r.clientID), "sequence": u(r.sequence)]
+        switch r.operation {
+        case nil: break
+        case .put(let key, let value): d["put"] = ["key": b(key), "value": b(value)]
+        case .get(let key): d["get"] = ["key": b(key)]
+        case .delete(let key): d["delete"] = ["key": b(key)]
+        case .compareAndSwap(let key, let expected, let value):
+            d["cas"] = ["key": b(key), "expect_exists": expected != nil, "expected": b(expected ?? []), "value": b(value)]
+        case .status: d["status"] = [String: Any]()
+        }
+        return d
+    }
+
+    static func dict(_ r: ClientResponse) -> [String: Any] {
+        var d: [String: Any] = [
+            "request_id": u(r.requestID), "status": status(r.status), "leader_id": u(r.leaderID),
+            "leader_address": r.leaderAddress, "value": b(r.value), "error": r.error, "index": u(r.index),
+        ]
+        if let n = r.node {
+            d["node"] = [
+                "id": u(n.id), "role": n.role, "term": u(n.term), "leader_id": u(n.leaderID),
+                "commit_index": u(n.commitIndex), "applied_index": u(n.appliedIndex),
+                "last_log_index": u(n.lastLogIndex), "snapshot_index": u(n.snapshotIndex),
+            ]
+        }
+        return d
+    }
+}

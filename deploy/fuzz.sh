@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harness of the frame and message decoders
+# (Tests/Fuzz) with address sanitizer and runs it for a bounded time.
+#
+#   deploy/fuzz.sh [SECONDS]     default 60; CI runs it for 30
+#
+# A finding leaves crash-*/leak-* files in the working directory and makes the
+# script exit non-zero. The corpus grows in Tests/Fuzz/corpus-wire (ignored by git).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+seconds=${1:-60}
+case "$seconds" in ''|*[!0-9]*) echo "fuzz.sh: SECONDS must be a whole number, got '$seconds'" >&2; exit 64;; esac
+cd "$root/Tests/Fuzz"
+swift build -c debug --scratch-path .build-fuzz \
+  -Xswiftc -sanitize=fuzzer,address \
+  -Xcc -fsanitize=fuzzer-no-link,address >/tmp/raft-fuzz-build.log 2>&1 \
+  || { tail -40 /tmp/raft-fuzz-build.log >&2; echo "fuzz.sh: build failed" >&2; exit 1; }
+bin=$(swift build -c debug --scratch-path .build-fuzz --show-bin-path)/FuzzWire
+mkdir -p corpus-wire
+echo "fuzz.sh: running FuzzWire for ${seconds}s"
+"$bin" corpus-wire -max_total_time="$seconds" -max_len=8192 -timeout=10 -rss_limit_mb=4096 \
+  -print_final_stats=1 2>&1 | tee /tmp/raft-fuzz.log | grep -E "^(#[0-9]+ +DONE|stat::|==[0-9]+==|Done)|ERROR|SUMMARY" || true
+status=${PIPESTATUS[0]}
+[ "$status" -eq 0 ] && echo "fuzz.sh: no findings" || echo "fuzz.sh: finding (exit $status), see /tmp/raft-fuzz.log" >&2
+exit "$status"

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Runs the whole swift-raft test suite. On a fresh Debian machine it first
+# installs the system packages the build and the tests need.
+#
+#   deploy/test.sh                 everything (build, swift test, fuzz smoke run)
+#   RAFT_FUZZ_SECONDS=0 deploy/test.sh   skip the fuzz smoke run
+#
+# The last line is always "N passed, N failed".
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+log_dir=${RAFT_TEST_LOGS:-$root/.build/test-logs}
+mkdir -p "$log_dir"
+passed=0
+failed=0
+fuzz_seconds=${RAFT_FUZZ_SECONDS:-30}
+
+note() { echo "test.sh: $*"; }
+check() { # check NAME COMMAND...: one pass or fail in the tally
+  local name=$1; shift
+  if "$@" >"$log_dir/$name.log" 2>&1; then
+    passed=$((passed + 1)); note "ok   $name"
+  else
+    failed=$((failed + 1)); note "FAIL $name (log: $log_dir/$name.log)"; tail -30 "$log_dir/$name.log"
+  fi
+}
+
+# --- system packages -------------------------------------------------------
+packages=(libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3 python3-protobuf zlib1g-dev
+          libclang-rt-14-dev pkg-config)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  note "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq "${missing[@]}" >"$log_dir/apt.log" 2>&1 \
+    || { tail -20 "$log_dir/apt.log"; note "apt-get failed"; echo "0 passed, 1 failed"; exit 1; }
+fi
+command -v swift >/dev/null || export PATH=/opt/swift/usr/bin:$PATH
+command -v swift >/dev/null || { note "swift not found"; echo "0 passed, 1 failed"; exit 1; }
+
+# --- build -------------------------------------------------------------------
+note "building (debug, with tests)"
+if ! swift build --build-tests >"$log_dir/build.log" 2>&1; then
+  grep -E "error:" "$log_dir/build.log" | head -30
+  note "build failed (log: $log_dir/build.log)"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+if grep -E "^/.*(Sources|Tests)/.*warning:" "$log_dir/build.log" | grep -v "/.build" | head -20 | grep -q .; then
+  note "warnings in our code:"; grep -E "^/.*(Sources|Tests)/.*warning:" "$log_dir/build.log" | sort -u | head -20
+  failed=$((failed + 1))
+else
+  passed=$((passed + 1)); note "ok   build without warnings"
+fi
+
+# --- swift test ----------------------------------------------------------------
+note "running swift test"
+swift test --skip-build >"$log_dir/swift-test.log" 2>&1
+test_status=$?
+t_pass=$(grep -E "^✔ Test .* passed after" "$log_dir/swift-test.log" | grep -vc "^✔ Test run with")
+t_fail=$(grep -E "^✘ Test .* failed after" "$log_dir/swift-test.log" | grep -v "^✘ Test case" | grep -vc "^✘ Test run with")
+x_pass=$(grep -cE "^Test Case '.*' passed" "$log_dir/swift-test.log")
+x_fail=$(grep -cE "^Test Case '.*' failed" "$log_dir/swift-test.log")
+passed=$((passed + t_pass + x_pass))
+failed=$((failed + t_fail + x_fail))
+grep -E "^✘ |: error: |Fatal error" "$log_dir/swift-test.log" | cut -c1-400 | head -40
+grep -E "Test run with|Executed [0-9]+ tests" "$log_dir/swift-test.log" | tail -2
+if [ $test_status -ne 0 ] && [ $((t_fail + x_fail)) -eq 0 ]; then
+  failed=$((failed + 1)); note "swift test exited $test_status without a failing test (crash?)"
+  tail -20 "$log_dir/swift-test.log"
+fi
+
+# --- fuzz smoke run --------------------------------------------------------------
+if [ "$fuzz_seconds" -gt 0 ]; then
+  note "fuzzing the frame and message decoders for ${fuzz_seconds}s"
+  check fuzz-wire deploy/fuzz.sh "$fuzz_seconds"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
