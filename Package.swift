@@ -15,6 +15,7 @@ let package = Package(
         // System libraries, reached through module maps (Debian packages named in `providers`).
         .systemLibrary(
             name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // protobuf-c code generated from proto/ by deploy/gen-proto.sh, plus the C shim.
         .target(
@@ -33,6 +34,9 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]),
 
+        // zlib streaming compression and crc32.
+        .target(name: "RaftZlib", dependencies: ["CZlib"]),
+
         // Release-mode throughput measurements (codec, core); see README.
         .executableTarget(
             name: "RaftMicrobench",
@@ -45,6 +49,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]),
+        .testTarget(name: "RaftZlibTests", dependencies: ["RaftZlib"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -56,17 +56,23 @@ fi
 
 # --- swift test ----------------------------------------------------------------
 note "running swift test"
-swift test --skip-build >"$log_dir/swift-test.log" 2>&1
+rm -f "$log_dir"/results*.xml
+swift test --skip-build --xunit-output "$log_dir/results.xml" >"$log_dir/swift-test.log" 2>&1
 test_status=$?
-t_pass=$(grep -E "^✔ Test .* passed after" "$log_dir/swift-test.log" | grep -vc "^✔ Test run with")
-t_fail=$(grep -E "^✘ Test .* failed after" "$log_dir/swift-test.log" | grep -v "^✘ Test case" | grep -vc "^✘ Test run with")
-x_pass=$(grep -cE "^Test Case '.*' passed" "$log_dir/swift-test.log")
-x_fail=$(grep -cE "^Test Case '.*' failed" "$log_dir/swift-test.log")
-passed=$((passed + t_pass + x_pass))
-failed=$((failed + t_fail + x_fail))
+# Count from the xUnit reports (XCTest writes results.xml, Swift Testing
+# results-swift-testing.xml): console lines of concurrent tests are not reliable.
+count() { # count ATTRIBUTE: sum of that attribute over the <testsuite> elements
+  cat "$log_dir"/results*.xml 2>/dev/null | grep -o "<testsuite [^>]*" | grep -o " $1=\"[0-9]*\"" \
+    | grep -o "[0-9]*" | awk '{ s += $1 } END { print s + 0 }'
+}
+t_total=$(count tests)
+t_fail=$(( $(count failures) + $(count errors) ))
+passed=$((passed + t_total - t_fail))
+failed=$((failed + t_fail))
 grep -E "^✘ |: error: |Fatal error" "$log_dir/swift-test.log" | cut -c1-400 | head -40
 grep -E "Test run with|Executed [0-9]+ tests" "$log_dir/swift-test.log" | tail -2
-if [ $test_status -ne 0 ] && [ $((t_fail + x_fail)) -eq 0 ]; then
+note "swift test: $((t_total - t_fail)) passed, $t_fail failed (xUnit reports in $log_dir)"
+if [ $test_status -ne 0 ] && [ "$t_fail" -eq 0 ]; then
   failed=$((failed + 1)); note "swift test exited $test_status without a failing test (crash?)"
   tail -20 "$log_dir/swift-test.log"
 fi
