@@ -5,6 +5,7 @@ let package = Package(
     name: "swift-raft",
     platforms: [.macOS(.v14)],
     products: [
+        .library(name: "RaftCore", targets: ["RaftCore"]),
         .library(name: "RaftWire", targets: ["RaftWire"]),
         .executable(name: "raft-microbench", targets: ["RaftMicrobench"]),
     ],
@@ -37,6 +38,13 @@ let package = Package(
         // zlib streaming compression and crc32.
         .target(name: "RaftZlib", dependencies: ["CZlib"]),
 
+        // The deterministic Raft state machine: no I/O, clocks or threads.
+        .target(name: "RaftCore", dependencies: ["RaftMessages"]),
+
+        // A simulated cluster (network, persister, tester checks) that drives RaftCore on
+        // simulated time; used by the core's tests and by later storage tests.
+        .target(name: "RaftTestKit", dependencies: ["RaftCore", "RaftMessages"]),
+
         // Release-mode throughput measurements (codec, core); see README.
         .executableTarget(
             name: "RaftMicrobench",
@@ -45,11 +53,12 @@ let package = Package(
         .testTarget(
             name: "RaftWireTests",
             dependencies: [
-                "RaftWire", "RaftMessages",
+                "RaftWire", "RaftMessages", "RaftCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]),
-        .testTarget(name: "RaftZlibTests", dependencies: ["RaftZlib"]),
+        .testTarget(name: "RaftZlibTests", dependencies: ["RaftZlib", "RaftCore"]),
+        .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "RaftTestKit", "RaftMessages"]),
     ],
     swiftLanguageModes: [.v6]
 )

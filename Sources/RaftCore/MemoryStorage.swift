@@ -1,0 +1,116 @@
+import RaftMessages
+
+/// A `Storage` held in memory (etcd's `MemoryStorage`): what the simulated cluster uses as its
+/// persister and what the real node uses until durable storage exists.
+///
+/// `entries[0]` is a dummy standing for the snapshot: its index and term are the snapshot's, so
+/// `term(firstIndex - 1)` always answers.
+public final class MemoryStorage: Storage {
+    public private(set) var hardState = HardState()
+    public private(set) var currentSnapshot = Snapshot()
+    private var ents: [LogEntry] = [LogEntry(index: 0, term: 0)]
+    private var voters: [UInt64]
+
+    public init(voters: [UInt64] = []) {
+        self.voters = voters
+    }
+
+    /// An independent copy (the tester's `Persister.Copy`).
+    public func copy() -> MemoryStorage {
+        let other = MemoryStorage(voters: voters)
+        other.hardState = hardState
+        other.currentSnapshot = currentSnapshot
+        other.ents = ents
+        return other
+    }
+
+    // MARK: Storage
+
+    public func initialState() throws -> (hardState: HardState, voters: [UInt64]) {
+        (hardState, currentSnapshot.isEmpty ? voters : currentSnapshot.metadata.voters)
+    }
+
+    public func entries(_ lo: UInt64, _ hi: UInt64, maxSize: Int) throws -> [LogEntry] {
+        let offset = ents[0].index
+        if lo <= offset { throw StorageError.compacted }
+        if hi > lastIndexValue + 1 { throw StorageError.unavailable }
+        if lo >= hi { return [] }
+        var result: [LogEntry] = []
+        var size = 0
+        for i in Int(lo - offset)..<Int(hi - offset) {
+            size += ents[i].wireSize
+            if !result.isEmpty && size > maxSize { break }
+            result.append(ents[i])
+        }
+        return result
+    }
+
+    public func term(_ index: UInt64) throws -> UInt64 {
+        let offset = ents[0].index
+        if index < offset { throw StorageError.compacted }
+        if index > lastIndexValue { throw StorageError.unavailable }
+        return ents[Int(index - offset)].term
+    }
+
+    public func firstIndex() throws -> UInt64 { ents[0].index + 1 }
+
+    public func lastIndex() throws -> UInt64 { lastIndexValue }
+
+    public func snapshot() throws -> Snapshot { currentSnapshot }
+
+    // MARK: Writing (the driver's side)
+
+    private var lastIndexValue: UInt64 { ents[0].index + UInt64(ents.count - 1) }
+
+    /// The entries after the snapshot, for size accounting and inspection.
+    public var logEntries: ArraySlice<LogEntry> { ents[1...] }
+
+    /// Persists `Ready.hardState`.
+    public func setHardState(_ state: HardState) {
+        hardState = state
+    }
+
+    /// Persists `Ready.entries`: entries from `entries[0].index` on replace what was there
+    /// (§5.3: a conflicting suffix is deleted). Entries older than the snapshot are ignored.
+    public func append(_ entries: [LogEntry]) throws {
+        guard let first = entries.first else { return }
+        let firstKept = ents[0].index + 1
+        if entries.last!.index < firstKept { return }
+        let toAdd = first.index < firstKept ? Array(entries[Int(firstKept - first.index)...]) : entries
+        let start = toAdd[0].index
+        if start > lastIndexValue + 1 { throw StorageError.unavailable }
+        ents.removeSubrange(Int(start - ents[0].index)...)
+        ents.append(contentsOf: toAdd)
+    }
+
+    /// Persists `Ready.snapshot` received from a leader: the log is replaced by the snapshot.
+    public func applySnapshot(_ snapshot: Snapshot) throws {
+        if snapshot.metadata.index <= currentSnapshot.metadata.index { throw StorageError.snapshotOutOfDate }
+        currentSnapshot = snapshot
+        ents = [LogEntry(index: snapshot.metadata.index, term: snapshot.metadata.term)]
+        if hardState.commit < snapshot.metadata.index { hardState.commit = snapshot.metadata.index }
+    }
+
+    /// Records a snapshot of the state machine as of applied entry `index` (§7); the log is not
+    /// trimmed until `compact`. `voters` defaults to the current configuration.
+    @discardableResult
+    public func createSnapshot(_ index: UInt64, data: [UInt8], voters: [UInt64]? = nil) throws -> Snapshot {
+        if index <= currentSnapshot.metadata.index { throw StorageError.snapshotOutOfDate }
+        if index > lastIndexValue { throw StorageError.unavailable }
+        let term = try term(index)
+        let members = voters ?? (currentSnapshot.isEmpty ? self.voters : currentSnapshot.metadata.voters)
+        currentSnapshot = Snapshot(metadata: SnapshotMetadata(index: index, term: term, voters: members), data: data)
+        return currentSnapshot
+    }
+
+    /// Discards the entries through `index` (which must be applied, and at most `lastIndex`).
+    public func compact(_ index: UInt64) throws {
+        let offset = ents[0].index
+        if index <= offset { throw StorageError.compacted }
+        if index > lastIndexValue { throw StorageError.unavailable }
+        let i = Int(index - offset)
+        let dummy = LogEntry(index: ents[i].index, term: ents[i].term)
+        ents.removeSubrange(0...i)
+        ents.insert(dummy, at: 0)
+    }
+}

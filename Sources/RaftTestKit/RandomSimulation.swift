@@ -1,0 +1,73 @@
+import RaftCore
+
+/// A randomized run beyond the reference suite: random partitions, crashes and restarts, loss,
+/// duplication and long reordering, snapshots at random intervals, with the safety properties of
+/// Figure 3 checked after every event; then every fault heals and a command must commit on all
+/// servers (liveness).
+public enum RandomSimulation {
+    /// Runs one seed; throws a `TesterFailure` naming the seed on any violation.
+    public static func run(seed: UInt64, steps: Int = 50) throws {
+        let cfg = SimCluster(name: "randomSimulation", servers: 3 + 2 * Int(seed % 2), unreliable: false, snapshot: true, seed: seed)
+        defer { cfg.cleanup() }
+        cfg.checkInvariants = true
+        // Vary the configuration too: every option must keep the safety properties.
+        cfg.nodeConfig.preVote = cfg.rand(4) != 0
+        cfg.nodeConfig.checkQuorum = cfg.rand(4) != 0
+        cfg.nodeConfig.noopOnElection = cfg.rand(2) == 0
+        cfg.nodeConfig.maxInflightMsgs = 1 + cfg.rand(8)
+        cfg.nodeConfig.maxEntriesPerMsg = 1 + cfg.rand(64)
+        cfg.nodeConfig.maxSizePerMsg = cfg.rand(2) == 0 ? 64 : 64 * 1024
+        cfg.nodeConfig.maxSnapshotChunkBytes = 16 + cfg.rand(512)
+        cfg.nodeConfig.maxSnapshotChunksInFlight = 1 + cfg.rand(4)
+        for i in 0..<cfg.n { cfg.restart(i) }
+        cfg.snapshotEvery = UInt64(3 + cfg.rand(20))
+        cfg.duplicateProbability = Double(cfg.rand(10)) / 100
+        cfg.setUnreliable(cfg.rand(2) == 0)
+        let n = cfg.n
+        for _ in 0..<steps {
+            let action = cfg.rand(100)
+            switch action {
+            case 0..<30:
+                for _ in 0..<(1 + cfg.rand(5)) {
+                    for i in 0..<n where cfg.isAlive(i) {
+                        if cfg.startCommand(i, Command.int(cfg.randInt())).isLeader { break }
+                    }
+                }
+            case 30..<38:
+                cfg.disconnect(cfg.rand(n))
+            case 38..<45:
+                // A partition: a random minority or majority loses touch with the rest.
+                for i in 0..<n where cfg.rand(2) == 0 { cfg.disconnect(i) }
+            case 45..<60:
+                let i = cfg.rand(n)
+                if cfg.isAlive(i) { cfg.connect(i) }
+            case 60..<70:
+                let i = cfg.rand(n)
+                if cfg.isAlive(i) { cfg.crash(i) }
+            case 70..<82:
+                let i = cfg.rand(n)
+                if !cfg.isAlive(i) { cfg.restart(i) }
+            case 82..<90:
+                cfg.setUnreliable(cfg.rand(2) == 0)
+            default:
+                cfg.setLongReordering(cfg.rand(3) == 0)
+            }
+            try cfg.sleep(Int64(1 + cfg.rand(300)))
+        }
+        // Heal everything: a leader must appear and a new command commit everywhere.
+        cfg.setUnreliable(false)
+        cfg.setLongReordering(false)
+        cfg.duplicateProbability = 0
+        for i in 0..<n {
+            if !cfg.isAlive(i) { cfg.start(i) }
+            cfg.connect(i)
+        }
+        _ = try cfg.checkOneLeader()
+        let index = try cfg.one(cfg.randInt(), n, retry: true)
+        if TestSeed.environment("RAFT_VERBOSE") != nil {
+            print(
+                "randomSimulation seed \(seed): \(n) servers, committed through \(index), \(cfg.now) simulated ms, "
+                    + "\(cfg.sched.eventsRun) events, \(cfg.invariants.leaderOfTerm.count) leaders")
+        }
+    }
+}

@@ -1,0 +1,5 @@
+/// The 6.824 reference scenarios (../shared/TESTER.md) as plain functions, so that one body
+/// runs against every persister: RaftCoreTests runs them on `MemoryStorage`, RaftStorageTests on
+/// `DiskStorage` (through `PersisterFactory.current`). Each throws `TesterFailure` with the seed
+/// and the command that replays it.
+public enum ReferenceScenarios {}
