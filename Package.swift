@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "RaftCore", targets: ["RaftCore"]),
         .library(name: "RaftWire", targets: ["RaftWire"]),
+        .library(name: "RaftStorage", targets: ["RaftStorage"]),
         .executable(name: "raft-microbench", targets: ["RaftMicrobench"]),
     ],
     dependencies: [
@@ -45,10 +46,13 @@ let package = Package(
         // simulated time; used by the core's tests and by later storage tests.
         .target(name: "RaftTestKit", dependencies: ["RaftCore", "RaftMessages"]),
 
+        // Durable storage: write-ahead log segments, hard state and zlib-compressed snapshots.
+        .target(name: "RaftStorage", dependencies: ["RaftCore", "RaftMessages", "RaftZlib"]),
+
         // Release-mode throughput measurements (codec, core); see README.
         .executableTarget(
             name: "RaftMicrobench",
-            dependencies: ["RaftWire", "RaftMessages"]),
+            dependencies: ["RaftWire", "RaftMessages", "RaftCore", "RaftStorage"]),
 
         .testTarget(
             name: "RaftWireTests",
@@ -59,6 +63,9 @@ let package = Package(
             ]),
         .testTarget(name: "RaftZlibTests", dependencies: ["RaftZlib", "RaftCore"]),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "RaftTestKit", "RaftMessages"]),
+        .testTarget(
+            name: "RaftStorageTests",
+            dependencies: ["RaftStorage", "RaftCore", "RaftMessages", "RaftZlib", "RaftTestKit"]),
     ],
     swiftLanguageModes: [.v6]
 )
