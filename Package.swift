@@ -8,10 +8,19 @@ let package = Package(
         .library(name: "RaftCore", targets: ["RaftCore"]),
         .library(name: "RaftWire", targets: ["RaftWire"]),
         .library(name: "RaftStorage", targets: ["RaftStorage"]),
+        .library(name: "RaftNode", targets: ["RaftNode"]),
+        .library(name: "RaftKV", targets: ["RaftKV"]),
+        .library(name: "RaftClient", targets: ["RaftClient"]),
+        .executable(name: "raft-node", targets: ["RaftNodeCommand"]),
+        .executable(name: "raftctl", targets: ["RaftCtl"]),
         .executable(name: "raft-microbench", targets: ["RaftMicrobench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // System libraries, reached through module maps (Debian packages named in `providers`).
@@ -49,6 +58,78 @@ let package = Package(
         // Durable storage: write-ahead log segments, hard state and zlib-compressed snapshots.
         .target(name: "RaftStorage", dependencies: ["RaftCore", "RaftMessages", "RaftZlib"]),
 
+        // The node: drives the core with ticks, storage, a transport and a state machine.
+        .target(
+            name: "RaftNode",
+            dependencies: [
+                "RaftCore", "RaftMessages", "RaftStorage",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+
+        // The replicated key-value state machine (exactly-once writes, streamed snapshots).
+        .target(
+            name: "RaftKV",
+            dependencies: [
+                "RaftMessages", "RaftWire", "RaftZlib", "RaftNode",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]),
+
+        // Peer-to-peer TCP transport on SwiftNIO: framed envelopes, reconnects, bounded queues.
+        .target(
+            name: "RaftTransport",
+            dependencies: [
+                "RaftCore", "RaftMessages", "RaftWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]),
+
+        // The client port (a KV service over a RaftNode) for raft-node.
+        .target(
+            name: "RaftServer",
+            dependencies: [
+                "RaftNode", "RaftKV", "RaftWire", "RaftMessages", "RaftCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+
+        // A pipelining client that follows redirects and retries writes exactly once.
+        .target(
+            name: "RaftClient",
+            dependencies: [
+                "RaftWire", "RaftMessages",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]),
+
+        // raft-node: one cluster member (flags of DESIGN §3, graceful shutdown on SIGTERM).
+        .executableTarget(
+            name: "RaftNodeCommand",
+            dependencies: [
+                "RaftNode", "RaftKV", "RaftServer", "RaftStorage", "RaftTransport", "RaftCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+
+        // raftctl: put, get, delete, cas, status against the client port.
+        .executableTarget(
+            name: "RaftCtl",
+            dependencies: [
+                "RaftClient", "RaftMessages",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
         // Release-mode throughput measurements (codec, core); see README.
         .executableTarget(
             name: "RaftMicrobench",
@@ -62,6 +143,34 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]),
         .testTarget(name: "RaftZlibTests", dependencies: ["RaftZlib", "RaftCore"]),
+        .testTarget(name: "RaftKVTests", dependencies: ["RaftKV", "RaftMessages"]),
+        .testTarget(
+            name: "RaftNodeTests",
+            dependencies: [
+                "RaftNode", "RaftKV", "RaftCore", "RaftMessages", "RaftStorage", "RaftServer", "RaftClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(
+            name: "RaftTransportTests",
+            dependencies: [
+                "RaftTransport", "RaftCore", "RaftMessages", "RaftWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(
+            name: "RaftProcessTests",
+            dependencies: [
+                "RaftClient", "RaftMessages",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "RaftTestKit", "RaftMessages"]),
         .testTarget(
             name: "RaftStorageTests",

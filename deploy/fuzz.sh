@@ -16,7 +16,13 @@ swift build -c debug --scratch-path .build-fuzz \
   -Xcc -fsanitize=fuzzer-no-link,address >/tmp/raft-fuzz-build.log 2>&1 \
   || { tail -40 /tmp/raft-fuzz-build.log >&2; echo "fuzz.sh: build failed" >&2; exit 1; }
 bin=$(swift build -c debug --scratch-path .build-fuzz --show-bin-path)/FuzzWire
-mkdir -p corpus-wire
+if [ ! -d corpus-wire ] || [ -z "$(ls -A corpus-wire)" ]; then
+  # Seed with valid frames of every message kind, written by Google's runtime.
+  generated=$(mktemp -d)
+  protoc -I "$root/proto" --python_out="$generated" raft.proto kv.proto
+  /usr/bin/python3 make_seeds.py "$generated" corpus-wire
+  rm -rf "$generated"
+fi
 echo "fuzz.sh: running FuzzWire for ${seconds}s"
 "$bin" corpus-wire -max_total_time="$seconds" -max_len=8192 -timeout=10 -rss_limit_mb=4096 \
   -print_final_stats=1 2>&1 | tee /tmp/raft-fuzz.log | grep -E "^(#[0-9]+ +DONE|stat::|==[0-9]+==|Done)|ERROR|SUMMARY" || true

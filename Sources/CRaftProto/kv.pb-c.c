@@ -367,6 +367,186 @@ void   raft__kv__client_response__free_unpacked
   assert(message->base.descriptor == &raft__kv__client_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   raft__kv__snapshot_pair__init
+                     (Raft__Kv__SnapshotPair         *message)
+{
+  static const Raft__Kv__SnapshotPair init_value = RAFT__KV__SNAPSHOT_PAIR__INIT;
+  *message = init_value;
+}
+size_t raft__kv__snapshot_pair__get_packed_size
+                     (const Raft__Kv__SnapshotPair *message)
+{
+  assert(message->base.descriptor == &raft__kv__snapshot_pair__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raft__kv__snapshot_pair__pack
+                     (const Raft__Kv__SnapshotPair *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raft__kv__snapshot_pair__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raft__kv__snapshot_pair__pack_to_buffer
+                     (const Raft__Kv__SnapshotPair *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raft__kv__snapshot_pair__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raft__Kv__SnapshotPair *
+       raft__kv__snapshot_pair__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raft__Kv__SnapshotPair *)
+     protobuf_c_message_unpack (&raft__kv__snapshot_pair__descriptor,
+                                allocator, len, data);
+}
+void   raft__kv__snapshot_pair__free_unpacked
+                     (Raft__Kv__SnapshotPair *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raft__kv__snapshot_pair__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raft__kv__snapshot_session__init
+                     (Raft__Kv__SnapshotSession         *message)
+{
+  static const Raft__Kv__SnapshotSession init_value = RAFT__KV__SNAPSHOT_SESSION__INIT;
+  *message = init_value;
+}
+size_t raft__kv__snapshot_session__get_packed_size
+                     (const Raft__Kv__SnapshotSession *message)
+{
+  assert(message->base.descriptor == &raft__kv__snapshot_session__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raft__kv__snapshot_session__pack
+                     (const Raft__Kv__SnapshotSession *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raft__kv__snapshot_session__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raft__kv__snapshot_session__pack_to_buffer
+                     (const Raft__Kv__SnapshotSession *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raft__kv__snapshot_session__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raft__Kv__SnapshotSession *
+       raft__kv__snapshot_session__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raft__Kv__SnapshotSession *)
+     protobuf_c_message_unpack (&raft__kv__snapshot_session__descriptor,
+                                allocator, len, data);
+}
+void   raft__kv__snapshot_session__free_unpacked
+                     (Raft__Kv__SnapshotSession *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raft__kv__snapshot_session__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raft__kv__snapshot_trailer__init
+                     (Raft__Kv__SnapshotTrailer         *message)
+{
+  static const Raft__Kv__SnapshotTrailer init_value = RAFT__KV__SNAPSHOT_TRAILER__INIT;
+  *message = init_value;
+}
+size_t raft__kv__snapshot_trailer__get_packed_size
+                     (const Raft__Kv__SnapshotTrailer *message)
+{
+  assert(message->base.descriptor == &raft__kv__snapshot_trailer__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raft__kv__snapshot_trailer__pack
+                     (const Raft__Kv__SnapshotTrailer *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raft__kv__snapshot_trailer__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raft__kv__snapshot_trailer__pack_to_buffer
+                     (const Raft__Kv__SnapshotTrailer *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raft__kv__snapshot_trailer__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raft__Kv__SnapshotTrailer *
+       raft__kv__snapshot_trailer__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raft__Kv__SnapshotTrailer *)
+     protobuf_c_message_unpack (&raft__kv__snapshot_trailer__descriptor,
+                                allocator, len, data);
+}
+void   raft__kv__snapshot_trailer__free_unpacked
+                     (Raft__Kv__SnapshotTrailer *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raft__kv__snapshot_trailer__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raft__kv__snapshot_record__init
+                     (Raft__Kv__SnapshotRecord         *message)
+{
+  static const Raft__Kv__SnapshotRecord init_value = RAFT__KV__SNAPSHOT_RECORD__INIT;
+  *message = init_value;
+}
+size_t raft__kv__snapshot_record__get_packed_size
+                     (const Raft__Kv__SnapshotRecord *message)
+{
+  assert(message->base.descriptor == &raft__kv__snapshot_record__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raft__kv__snapshot_record__pack
+                     (const Raft__Kv__SnapshotRecord *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raft__kv__snapshot_record__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raft__kv__snapshot_record__pack_to_buffer
+                     (const Raft__Kv__SnapshotRecord *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raft__kv__snapshot_record__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raft__Kv__SnapshotRecord *
+       raft__kv__snapshot_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raft__Kv__SnapshotRecord *)
+     protobuf_c_message_unpack (&raft__kv__snapshot_record__descriptor,
+                                allocator, len, data);
+}
+void   raft__kv__snapshot_record__free_unpacked
+                     (Raft__Kv__SnapshotRecord *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raft__kv__snapshot_record__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor raft__kv__put_request__field_descriptors[2] =
 {
   {
@@ -418,7 +598,7 @@ const ProtobufCMessageDescriptor raft__kv__put_request__descriptor =
   (ProtobufCMessageInit) raft__kv__put_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor raft__kv__get_request__field_descriptors[1] =
+static const ProtobufCFieldDescriptor raft__kv__get_request__field_descriptors[2] =
 {
   {
     "key",
@@ -432,14 +612,27 @@ static const ProtobufCFieldDescriptor raft__kv__get_request__field_descriptors[1
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "serializable",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Raft__Kv__GetRequest, serializable),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raft__kv__get_request__field_indices_by_name[] = {
   0,   /* field[0] = key */
+  1,   /* field[1] = serializable */
 };
 static const ProtobufCIntRange raft__kv__get_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor raft__kv__get_request__descriptor =
 {
@@ -449,7 +642,7 @@ const ProtobufCMessageDescriptor raft__kv__get_request__descriptor =
   "Raft__Kv__GetRequest",
   "raft.kv",
   sizeof(Raft__Kv__GetRequest),
-  1,
+  2,
   raft__kv__get_request__field_descriptors,
   raft__kv__get_request__field_indices_by_name,
   1,  raft__kv__get_request__number_ranges,
@@ -975,6 +1168,249 @@ const ProtobufCMessageDescriptor raft__kv__client_response__descriptor =
   raft__kv__client_response__field_indices_by_name,
   1,  raft__kv__client_response__number_ranges,
   (ProtobufCMessageInit) raft__kv__client_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raft__kv__snapshot_pair__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Raft__Kv__SnapshotPair, key),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Raft__Kv__SnapshotPair, value),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raft__kv__snapshot_pair__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange raft__kv__snapshot_pair__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor raft__kv__snapshot_pair__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raft.kv.SnapshotPair",
+  "SnapshotPair",
+  "Raft__Kv__SnapshotPair",
+  "raft.kv",
+  sizeof(Raft__Kv__SnapshotPair),
+  2,
+  raft__kv__snapshot_pair__field_descriptors,
+  raft__kv__snapshot_pair__field_indices_by_name,
+  1,  raft__kv__snapshot_pair__number_ranges,
+  (ProtobufCMessageInit) raft__kv__snapshot_pair__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raft__kv__snapshot_session__field_descriptors[4] =
+{
+  {
+    "client_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raft__Kv__SnapshotSession, client_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sequence",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raft__Kv__SnapshotSession, sequence),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Raft__Kv__SnapshotSession, status),
+    &raft__kv__status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "index",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raft__Kv__SnapshotSession, index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raft__kv__snapshot_session__field_indices_by_name[] = {
+  0,   /* field[0] = client_id */
+  3,   /* field[3] = index */
+  1,   /* field[1] = sequence */
+  2,   /* field[2] = status */
+};
+static const ProtobufCIntRange raft__kv__snapshot_session__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor raft__kv__snapshot_session__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raft.kv.SnapshotSession",
+  "SnapshotSession",
+  "Raft__Kv__SnapshotSession",
+  "raft.kv",
+  sizeof(Raft__Kv__SnapshotSession),
+  4,
+  raft__kv__snapshot_session__field_descriptors,
+  raft__kv__snapshot_session__field_indices_by_name,
+  1,  raft__kv__snapshot_session__number_ranges,
+  (ProtobufCMessageInit) raft__kv__snapshot_session__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raft__kv__snapshot_trailer__field_descriptors[2] =
+{
+  {
+    "records",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raft__Kv__SnapshotTrailer, records),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "crc32",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Raft__Kv__SnapshotTrailer, crc32),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raft__kv__snapshot_trailer__field_indices_by_name[] = {
+  1,   /* field[1] = crc32 */
+  0,   /* field[0] = records */
+};
+static const ProtobufCIntRange raft__kv__snapshot_trailer__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor raft__kv__snapshot_trailer__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raft.kv.SnapshotTrailer",
+  "SnapshotTrailer",
+  "Raft__Kv__SnapshotTrailer",
+  "raft.kv",
+  sizeof(Raft__Kv__SnapshotTrailer),
+  2,
+  raft__kv__snapshot_trailer__field_descriptors,
+  raft__kv__snapshot_trailer__field_indices_by_name,
+  1,  raft__kv__snapshot_trailer__number_ranges,
+  (ProtobufCMessageInit) raft__kv__snapshot_trailer__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raft__kv__snapshot_record__field_descriptors[3] =
+{
+  {
+    "pair",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Raft__Kv__SnapshotRecord, record_case),
+    offsetof(Raft__Kv__SnapshotRecord, pair),
+    &raft__kv__snapshot_pair__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "session",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Raft__Kv__SnapshotRecord, record_case),
+    offsetof(Raft__Kv__SnapshotRecord, session),
+    &raft__kv__snapshot_session__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "trailer",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Raft__Kv__SnapshotRecord, record_case),
+    offsetof(Raft__Kv__SnapshotRecord, trailer),
+    &raft__kv__snapshot_trailer__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raft__kv__snapshot_record__field_indices_by_name[] = {
+  0,   /* field[0] = pair */
+  1,   /* field[1] = session */
+  2,   /* field[2] = trailer */
+};
+static const ProtobufCIntRange raft__kv__snapshot_record__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor raft__kv__snapshot_record__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raft.kv.SnapshotRecord",
+  "SnapshotRecord",
+  "Raft__Kv__SnapshotRecord",
+  "raft.kv",
+  sizeof(Raft__Kv__SnapshotRecord),
+  3,
+  raft__kv__snapshot_record__field_descriptors,
+  raft__kv__snapshot_record__field_indices_by_name,
+  1,  raft__kv__snapshot_record__number_ranges,
+  (ProtobufCMessageInit) raft__kv__snapshot_record__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue raft__kv__status__enum_values_by_number[6] =

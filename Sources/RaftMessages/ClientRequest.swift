@@ -1,7 +1,9 @@
 /// One key-value operation (`raft.kv.ClientRequest` `op` oneof).
 public enum KVOperation: Sendable, Hashable {
     case put(key: [UInt8], value: [UInt8])
-    case get(key: [UInt8])
+    /// A linearizable read; with `serializable`, a possibly stale read of the receiving
+    /// member's own state.
+    case get(key: [UInt8], serializable: Bool = false)
     case delete(key: [UInt8])
     /// With `expected == nil` the key must be absent (`expect_exists = false`);
     /// otherwise it must hold exactly `expected`.

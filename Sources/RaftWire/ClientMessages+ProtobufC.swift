@@ -18,9 +18,10 @@ extension ClientRequest: ProtobufCConvertible {
             op.pointee.value = try arena.binary(value)
             c.pointee.op_case = RAFT__KV__CLIENT_REQUEST__OP_PUT
             c.pointee.put = op
-        case .get(let key):
+        case .get(let key, let serializable):
             let op = try arena.message(Raft__Kv__GetRequest.self, raft__kv__get_request__init)
             op.pointee.key = try arena.binary(key)
+            op.pointee.serializable = serializable ? 1 : 0
             c.pointee.op_case = RAFT__KV__CLIENT_REQUEST__OP_GET
             c.pointee.get = op
         case .delete(let key):
@@ -52,7 +53,7 @@ extension ClientRequest: ProtobufCConvertible {
         case RAFT__KV__CLIENT_REQUEST__OP_PUT:
             operation = .put(key: [UInt8](r.put.pointee.key), value: [UInt8](r.put.pointee.value))
         case RAFT__KV__CLIENT_REQUEST__OP_GET:
-            operation = .get(key: [UInt8](r.get.pointee.key))
+            operation = .get(key: [UInt8](r.get.pointee.key), serializable: r.get.pointee.serializable != 0)
         case RAFT__KV__CLIENT_REQUEST__OP_DELETE:
             operation = .delete(key: [UInt8](r.delete_.pointee.key))
         case RAFT__KV__CLIENT_REQUEST__OP_CAS:

@@ -73,6 +73,22 @@ public final class WireCodec {
         try buffer.withUnsafeReadableBytes { try decode(ClientResponse.self, from: $0) }
     }
 
+    // MARK: raft.kv.SnapshotRecord
+
+    /// Appends one framed snapshot record (the key-value snapshot format, see kv.proto).
+    public func encodeFrame(_ record: KVSnapshotRecord, into buffer: inout ByteBuffer) throws {
+        try write(OptionalSnapshotRecord(record: record), into: &buffer, framed: true)
+    }
+
+    /// Decodes one snapshot record; nil when the record carries neither a pair nor a session.
+    public func decodeSnapshotRecord(from bytes: UnsafeRawBufferPointer) throws -> KVSnapshotRecord? {
+        try decode(OptionalSnapshotRecord.self, from: bytes).record
+    }
+
+    public func decodeSnapshotRecord(from buffer: ByteBuffer) throws -> KVSnapshotRecord? {
+        try buffer.withUnsafeReadableBytes { try decode(OptionalSnapshotRecord.self, from: $0).record }
+    }
+
     // MARK: shared paths
 
     private func bytes<M: ProtobufCConvertible>(of message: M) throws -> [UInt8] {

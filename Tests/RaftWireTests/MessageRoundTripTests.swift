@@ -21,6 +21,16 @@ import Testing
         #expect(try ClientResponse(serializedBytes: response.serializedBytes()) == response)
     }
 
+    @Test(arguments: Samples.snapshotRecords)
+    func everySnapshotRecordRoundTripsThroughAFrame(_ record: KVSnapshotRecord) throws {
+        let codec = WireCodec()
+        var buffer = ByteBuffer()
+        try codec.encodeFrame(record, into: &buffer)
+        let frame = try #require(try LengthPrefixedFrameDecoder.nextFrame(from: &buffer, maximumFrameLength: 1 << 20))
+        #expect(try codec.decodeSnapshotRecord(from: frame) == record)
+        #expect(buffer.readableBytes == 0)
+    }
+
     @Test func appendEntriesWithThousandsOfEntriesRoundTrips() throws {
         let request = AppendEntriesRequest(
             term: 12, leaderID: 2, prevLogIndex: 4999, prevLogTerm: 11,

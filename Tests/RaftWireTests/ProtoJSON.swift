@@ -72,7 +72,7 @@ enum ProtoJSON {
         switch r.operation {
         case nil: break
         case .put(let key, let value): d["put"] = ["key": b(key), "value": b(value)]
-        case .get(let key): d["get"] = ["key": b(key)]
+        case .get(let key, let serializable): d["get"] = ["key": b(key), "serializable": serializable]
         case .delete(let key): d["delete"] = ["key": b(key)]
         case .compareAndSwap(let key, let expected, let value):
             d["cas"] = ["key": b(key), "expect_exists": expected != nil, "expected": b(expected ?? []), "value": b(value)]

@@ -59,6 +59,7 @@ enum Samples {
         ClientRequest(requestID: 1, clientID: 10, sequence: 1, operation: .put(key: Array("k".utf8), value: Array("v".utf8))),
         ClientRequest(requestID: 2, clientID: 10, sequence: 2, operation: .put(key: [], value: [])),
         ClientRequest(requestID: 3, operation: .get(key: [0, 255, 1])),
+        ClientRequest(requestID: 9, operation: .get(key: Array("k".utf8), serializable: true)),
         ClientRequest(requestID: 4, clientID: 10, sequence: 3, operation: .delete(key: Array("gone".utf8))),
         ClientRequest(
             requestID: 5, clientID: max, sequence: max,
@@ -88,4 +89,14 @@ enum Samples {
                     id: max, role: "", term: max, leaderID: max, commitIndex: max, appliedIndex: max,
                     lastLogIndex: max, snapshotIndex: max)),
         ]
+
+    static let snapshotRecords: [KVSnapshotRecord] = [
+        .pair(key: Array("k".utf8), value: Array("v".utf8)),
+        .pair(key: [], value: []),
+        .pair(key: [0, 255], value: Array(repeating: 7, count: 1000)),
+        .session(KVSession(clientID: 1, sequence: 2, status: .ok, index: 3)),
+        .session(KVSession(clientID: max, sequence: max, status: .casFailed, index: max)),
+        .trailer(records: 0, crc32: 0),
+        .trailer(records: max, crc32: .max),
+    ]
 }

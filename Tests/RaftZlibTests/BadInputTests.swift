@@ -1,3 +1,4 @@
+import RaftCore
 import RaftZlib
 import Testing
 

@@ -23,6 +23,10 @@ typedef struct Raft__Kv__StatusRequest Raft__Kv__StatusRequest;
 typedef struct Raft__Kv__ClientRequest Raft__Kv__ClientRequest;
 typedef struct Raft__Kv__NodeStatus Raft__Kv__NodeStatus;
 typedef struct Raft__Kv__ClientResponse Raft__Kv__ClientResponse;
+typedef struct Raft__Kv__SnapshotPair Raft__Kv__SnapshotPair;
+typedef struct Raft__Kv__SnapshotSession Raft__Kv__SnapshotSession;
+typedef struct Raft__Kv__SnapshotTrailer Raft__Kv__SnapshotTrailer;
+typedef struct Raft__Kv__SnapshotRecord Raft__Kv__SnapshotRecord;
 
 
 /* --- enums --- */
@@ -83,10 +87,17 @@ struct  Raft__Kv__GetRequest
 {
   ProtobufCMessage base;
   ProtobufCBinaryData key;
+  /*
+   * False (the default): a linearizable read, answered by the leader after
+   * everything committed before it (through the log). True: answered from
+   * the receiving member's own applied state at once, by any member; it may
+   * be stale (etcd's "serializable" read).
+   */
+  protobuf_c_boolean serializable;
 };
 #define RAFT__KV__GET_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raft__kv__get_request__descriptor) \
-    , {0,NULL} }
+    , {0,NULL}, 0 }
 
 
 /*
@@ -263,6 +274,87 @@ struct  Raft__Kv__ClientResponse
     , 0, RAFT__KV__STATUS__OK, 0, (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string, 0, NULL }
 
 
+/*
+ * One key and its value.
+ */
+struct  Raft__Kv__SnapshotPair
+{
+  ProtobufCMessage base;
+  ProtobufCBinaryData key;
+  ProtobufCBinaryData value;
+};
+#define RAFT__KV__SNAPSHOT_PAIR__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raft__kv__snapshot_pair__descriptor) \
+    , {0,NULL}, {0,NULL} }
+
+
+/*
+ * The de-duplication state of one client: the highest write sequence applied
+ * for it and the answer that write got, so a retry after a restore is still
+ * answered instead of applied twice (§8 of the extended Raft paper).
+ */
+struct  Raft__Kv__SnapshotSession
+{
+  ProtobufCMessage base;
+  uint64_t client_id;
+  uint64_t sequence;
+  Raft__Kv__Status status;
+  /*
+   * The log index the write committed at.
+   */
+  uint64_t index;
+};
+#define RAFT__KV__SNAPSHOT_SESSION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raft__kv__snapshot_session__descriptor) \
+    , 0, 0, RAFT__KV__STATUS__OK, 0 }
+
+
+/*
+ * The last record of every snapshot. zlib's Adler-32 lets about one single-bit
+ * error in 10,000 through; this CRC-32 does not, so a snapshot verifies itself
+ * wherever it travels.
+ */
+struct  Raft__Kv__SnapshotTrailer
+{
+  ProtobufCMessage base;
+  /*
+   * Number of records before the trailer.
+   */
+  uint64_t records;
+  /*
+   * CRC-32 (zlib's polynomial) of the decompressed bytes before the trailer,
+   * length prefixes included.
+   */
+  uint32_t crc32;
+};
+#define RAFT__KV__SNAPSHOT_TRAILER__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raft__kv__snapshot_trailer__descriptor) \
+    , 0, 0 }
+
+
+typedef enum {
+  RAFT__KV__SNAPSHOT_RECORD__RECORD__NOT_SET = 0,
+  RAFT__KV__SNAPSHOT_RECORD__RECORD_PAIR = 1,
+  RAFT__KV__SNAPSHOT_RECORD__RECORD_SESSION = 2,
+  RAFT__KV__SNAPSHOT_RECORD__RECORD_TRAILER = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RAFT__KV__SNAPSHOT_RECORD__RECORD__CASE)
+} Raft__Kv__SnapshotRecord__RecordCase;
+
+struct  Raft__Kv__SnapshotRecord
+{
+  ProtobufCMessage base;
+  Raft__Kv__SnapshotRecord__RecordCase record_case;
+  union {
+    Raft__Kv__SnapshotPair *pair;
+    Raft__Kv__SnapshotSession *session;
+    Raft__Kv__SnapshotTrailer *trailer;
+  };
+};
+#define RAFT__KV__SNAPSHOT_RECORD__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raft__kv__snapshot_record__descriptor) \
+    , RAFT__KV__SNAPSHOT_RECORD__RECORD__NOT_SET, {0} }
+
+
 /* Raft__Kv__PutRequest methods */
 void   raft__kv__put_request__init
                      (Raft__Kv__PutRequest         *message);
@@ -415,6 +507,82 @@ Raft__Kv__ClientResponse *
 void   raft__kv__client_response__free_unpacked
                      (Raft__Kv__ClientResponse *message,
                       ProtobufCAllocator *allocator);
+/* Raft__Kv__SnapshotPair methods */
+void   raft__kv__snapshot_pair__init
+                     (Raft__Kv__SnapshotPair         *message);
+size_t raft__kv__snapshot_pair__get_packed_size
+                     (const Raft__Kv__SnapshotPair   *message);
+size_t raft__kv__snapshot_pair__pack
+                     (const Raft__Kv__SnapshotPair   *message,
+                      uint8_t             *out);
+size_t raft__kv__snapshot_pair__pack_to_buffer
+                     (const Raft__Kv__SnapshotPair   *message,
+                      ProtobufCBuffer     *buffer);
+Raft__Kv__SnapshotPair *
+       raft__kv__snapshot_pair__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raft__kv__snapshot_pair__free_unpacked
+                     (Raft__Kv__SnapshotPair *message,
+                      ProtobufCAllocator *allocator);
+/* Raft__Kv__SnapshotSession methods */
+void   raft__kv__snapshot_session__init
+                     (Raft__Kv__SnapshotSession         *message);
+size_t raft__kv__snapshot_session__get_packed_size
+                     (const Raft__Kv__SnapshotSession   *message);
+size_t raft__kv__snapshot_session__pack
+                     (const Raft__Kv__SnapshotSession   *message,
+                      uint8_t             *out);
+size_t raft__kv__snapshot_session__pack_to_buffer
+                     (const Raft__Kv__SnapshotSession   *message,
+                      ProtobufCBuffer     *buffer);
+Raft__Kv__SnapshotSession *
+       raft__kv__snapshot_session__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raft__kv__snapshot_session__free_unpacked
+                     (Raft__Kv__SnapshotSession *message,
+                      ProtobufCAllocator *allocator);
+/* Raft__Kv__SnapshotTrailer methods */
+void   raft__kv__snapshot_trailer__init
+                     (Raft__Kv__SnapshotTrailer         *message);
+size_t raft__kv__snapshot_trailer__get_packed_size
+                     (const Raft__Kv__SnapshotTrailer   *message);
+size_t raft__kv__snapshot_trailer__pack
+                     (const Raft__Kv__SnapshotTrailer   *message,
+                      uint8_t             *out);
+size_t raft__kv__snapshot_trailer__pack_to_buffer
+                     (const Raft__Kv__SnapshotTrailer   *message,
+                      ProtobufCBuffer     *buffer);
+Raft__Kv__SnapshotTrailer *
+       raft__kv__snapshot_trailer__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raft__kv__snapshot_trailer__free_unpacked
+                     (Raft__Kv__SnapshotTrailer *message,
+                      ProtobufCAllocator *allocator);
+/* Raft__Kv__SnapshotRecord methods */
+void   raft__kv__snapshot_record__init
+                     (Raft__Kv__SnapshotRecord         *message);
+size_t raft__kv__snapshot_record__get_packed_size
+                     (const Raft__Kv__SnapshotRecord   *message);
+size_t raft__kv__snapshot_record__pack
+                     (const Raft__Kv__SnapshotRecord   *message,
+                      uint8_t             *out);
+size_t raft__kv__snapshot_record__pack_to_buffer
+                     (const Raft__Kv__SnapshotRecord   *message,
+                      ProtobufCBuffer     *buffer);
+Raft__Kv__SnapshotRecord *
+       raft__kv__snapshot_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raft__kv__snapshot_record__free_unpacked
+                     (Raft__Kv__SnapshotRecord *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Raft__Kv__PutRequest_Closure)
@@ -441,6 +609,18 @@ typedef void (*Raft__Kv__NodeStatus_Closure)
 typedef void (*Raft__Kv__ClientResponse_Closure)
                  (const Raft__Kv__ClientResponse *message,
                   void *closure_data);
+typedef void (*Raft__Kv__SnapshotPair_Closure)
+                 (const Raft__Kv__SnapshotPair *message,
+                  void *closure_data);
+typedef void (*Raft__Kv__SnapshotSession_Closure)
+                 (const Raft__Kv__SnapshotSession *message,
+                  void *closure_data);
+typedef void (*Raft__Kv__SnapshotTrailer_Closure)
+                 (const Raft__Kv__SnapshotTrailer *message,
+                  void *closure_data);
+typedef void (*Raft__Kv__SnapshotRecord_Closure)
+                 (const Raft__Kv__SnapshotRecord *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -456,6 +636,10 @@ extern const ProtobufCMessageDescriptor raft__kv__status_request__descriptor;
 extern const ProtobufCMessageDescriptor raft__kv__client_request__descriptor;
 extern const ProtobufCMessageDescriptor raft__kv__node_status__descriptor;
 extern const ProtobufCMessageDescriptor raft__kv__client_response__descriptor;
+extern const ProtobufCMessageDescriptor raft__kv__snapshot_pair__descriptor;
+extern const ProtobufCMessageDescriptor raft__kv__snapshot_session__descriptor;
+extern const ProtobufCMessageDescriptor raft__kv__snapshot_trailer__descriptor;
+extern const ProtobufCMessageDescriptor raft__kv__snapshot_record__descriptor;
 
 PROTOBUF_C__END_DECLS
 

@@ -1,0 +1,122 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import RaftMessages
+import RaftWire
+
+/// Why a client call failed.
+public enum KVClientError: Error, Hashable, Sendable, CustomStringConvertible {
+    case badEndpoint(String)
+    case connectionClosed(endpoint: String)
+    case noLeader(tried: [String])
+    case timedOut(afterSeconds: Double)
+    case server(status: KVStatus, message: String)
+
+    public var description: String {
+        switch self {
+        case .badEndpoint(let e): "bad endpoint '\(e)': expected host:port"
+        case .connectionClosed(let e): "connection to \(e) closed"
+        case .noLeader(let tried): "no leader reachable (tried \(tried.joined(separator: ", ")))"
+        case .timedOut(let s): "no answer within \(s) s"
+        case .server(let status, let message): "\(status): \(message)"
+        }
+    }
+}
+
+/// One TCP connection to a node's client port. Requests are pipelined: each gets a fresh
+/// `request_id`, and answers are matched by it, in whatever order they come.
+final class ClientConnection: Sendable {
+    let endpoint: String
+    private let channel: any Channel
+    private let pending: NIOLockedValueBox<[UInt64: EventLoopPromise<ClientResponse>]>
+    private let nextID = NIOLockedValueBox<UInt64>(0)
+
+    private init(endpoint: String, channel: any Channel, pending: NIOLockedValueBox<[UInt64: EventLoopPromise<ClientResponse>]>) {
+        self.endpoint = endpoint
+        self.channel = channel
+        self.pending = pending
+    }
+
+    static func connect(to endpoint: String, group: any EventLoopGroup, timeout: TimeAmount) async throws -> ClientConnection {
+        guard let colon = endpoint.lastIndex(of: ":"), let port = Int(endpoint[endpoint.index(after: colon)...]) else {
+            throw KVClientError.badEndpoint(endpoint)
+        }
+        var host = String(endpoint[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        let pending = NIOLockedValueBox<[UInt64: EventLoopPromise<ClientResponse>]>([:])
+        let channel = try await ClientBootstrap(group: group)
+            .connectTimeout(timeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LengthPrefixedFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(
+                        ResponseHandler(endpoint: endpoint, pending: pending))
+                }
+            }
+            .connect(host: host, port: port)
+            .get()
+        return ClientConnection(endpoint: endpoint, channel: channel, pending: pending)
+    }
+
+    var isActive: Bool { channel.isActive }
+
+    /// Sends `request` (its `requestID` is replaced) and waits for the answer.
+    func send(_ request: ClientRequest) async throws -> ClientResponse {
+        var request = request
+        let id = nextID.withLockedValue {
+            $0 += 1
+            return $0
+        }
+        request.requestID = id
+        var buffer = channel.allocator.buffer(capacity: 64)
+        try WireCodec().encodeFrame(request, into: &buffer)
+        let promise = channel.eventLoop.makePromise(of: ClientResponse.self)
+        pending.withLockedValue { $0[id] = promise }
+        channel.writeAndFlush(buffer).whenFailure { [pending, endpoint] _ in
+            pending.withLockedValue { $0.removeValue(forKey: id) }?
+                .fail(KVClientError.connectionClosed(endpoint: endpoint))
+        }
+        return try await promise.futureResult.get()
+    }
+
+    func close() async {
+        try? await channel.close()
+    }
+}
+
+/// Completes the promise of each answer; fails every pending one when the connection ends.
+private final class ResponseHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let endpoint: String
+    private let pending: NIOLockedValueBox<[UInt64: EventLoopPromise<ClientResponse>]>
+    private let codec = WireCodec()
+
+    init(endpoint: String, pending: NIOLockedValueBox<[UInt64: EventLoopPromise<ClientResponse>]>) {
+        self.endpoint = endpoint
+        self.pending = pending
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        do {
+            let response = try codec.decodeClientResponse(from: Self.unwrapInboundIn(data))
+            pending.withLockedValue { $0.removeValue(forKey: response.requestID) }?.succeed(response)
+        } catch {
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let all = pending.withLockedValue { pending in
+            defer { pending.removeAll() }
+            return pending.values
+        }
+        for promise in all { promise.fail(KVClientError.connectionClosed(endpoint: endpoint)) }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,152 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import RaftMessages
+
+/// A client of the key-value cluster: finds the leader among `endpoints`, follows NOT_LEADER
+/// redirects, and retries a write with the same sequence number after a timeout or a lost
+/// connection, so each write applies exactly once (§8 of the extended paper).
+public final class KVClient: Sendable {
+    public let endpoints: [String]
+    public let clientID: UInt64
+    /// How long one call may take, retries included.
+    public let timeout: TimeAmount
+    private let group: any EventLoopGroup
+    private let state = NIOLockedValueBox(State())
+
+    private struct State {
+        var sequence: UInt64 = 0
+        var connections: [String: ClientConnection] = [:]
+        /// Where the last answer came from or pointed to.
+        var preferred: String?
+    }
+
+    public init(endpoints: [String], group: any EventLoopGroup, clientID: UInt64 = UInt64.random(in: 1...UInt64.max), timeout: TimeAmount = .seconds(10)) {
+        self.endpoints = endpoints
+        self.group = group
+        self.clientID = clientID
+        self.timeout = timeout
+    }
+
+    public func put(_ key: [UInt8], _ value: [UInt8]) async throws -> ClientResponse {
+        try await write(.put(key: key, value: value))
+    }
+
+    public func delete(_ key: [UInt8]) async throws -> ClientResponse {
+        try await write(.delete(key: key))
+    }
+
+    /// `expected == nil`: succeed only if the key is absent.
+    public func compareAndSwap(_ key: [UInt8], expected: [UInt8]?, value: [UInt8]) async throws -> ClientResponse {
+        try await write(.compareAndSwap(key: key, expected: expected, value: value))
+    }
+
+    /// A linearizable read (through the leader's log).
+    public func get(_ key: [UInt8]) async throws -> ClientResponse {
+        try await call(ClientRequest(requestID: 0, operation: .get(key: key)))
+    }
+
+    /// Sends one request to one endpoint and returns its answer as is: no redirect, no retry
+    /// (diagnostics and tests). Writes should carry this client's `clientID` and a fresh
+    /// `nextSequence()`.
+    public func sendOnce(_ request: ClientRequest, to endpoint: String) async throws -> ClientResponse {
+        try await connection(to: endpoint).send(request)
+    }
+
+    /// Reserves the next write sequence number of this client.
+    public func nextSequence() -> UInt64 {
+        state.withLockedValue {
+            $0.sequence += 1
+            return $0.sequence
+        }
+    }
+
+    /// A serializable read: what `endpoint`'s own state machine holds now (may be stale).
+    public func localGet(_ key: [UInt8], from endpoint: String) async throws -> ClientResponse {
+        try await connection(to: endpoint).send(ClientRequest(requestID: 0, operation: .get(key: key, serializable: true)))
+    }
+
+    /// What `endpoint` says about itself (no redirect).
+    public func status(of endpoint: String) async throws -> NodeStatus {
+        let connection = try await connection(to: endpoint)
+        let response = try await connection.send(ClientRequest(requestID: 0, operation: .status))
+        guard response.status == .ok, let node = response.node else {
+            throw KVClientError.server(status: response.status, message: response.error)
+        }
+        return node
+    }
+
+    public func close() async {
+        let all = state.withLockedValue { state in
+            defer { state.connections.removeAll() }
+            return Array(state.connections.values)
+        }
+        for connection in all { await connection.close() }
+    }
+
+    private func write(_ operation: KVOperation) async throws -> ClientResponse {
+        let sequence = nextSequence()
+        return try await call(ClientRequest(requestID: 0, clientID: clientID, sequence: sequence, operation: operation))
+    }
+
+    /// Sends `request` until a leader answers it: NOT_LEADER redirects, TIMEOUT and lost
+    /// connections retry (the same sequence, so a write that did apply is answered, not
+    /// re-applied), each endpoint in turn, until `timeout`.
+    private func call(_ request: ClientRequest) async throws -> ClientResponse {
+        let deadline = NIODeadline.now() + timeout
+        var tried: [String] = []
+        var candidates = orderedEndpoints()
+        var pause = TimeAmount.milliseconds(20)
+        while NIODeadline.now() < deadline {
+            if candidates.isEmpty {
+                candidates = orderedEndpoints()
+                try await Task.sleep(nanoseconds: UInt64(pause.nanoseconds))
+                pause = min(pause * 2, .milliseconds(500))
+            }
+            let endpoint = candidates.removeFirst()
+            if !tried.contains(endpoint) { tried.append(endpoint) }
+            let response: ClientResponse
+            do {
+                response = try await connection(to: endpoint).send(request)
+            } catch {
+                drop(endpoint)
+                continue
+            }
+            switch response.status {
+            case .notLeader:
+                if !response.leaderAddress.isEmpty, response.leaderAddress != endpoint {
+                    candidates.removeAll { $0 == response.leaderAddress }
+                    candidates.insert(response.leaderAddress, at: 0)
+                    state.withLockedValue { $0.preferred = response.leaderAddress }
+                }
+            case .timeout:
+                continue
+            default:
+                state.withLockedValue { $0.preferred = endpoint }
+                return response
+            }
+        }
+        throw tried.isEmpty ? KVClientError.timedOut(afterSeconds: Double(timeout.nanoseconds) / 1e9) : KVClientError.noLeader(tried: tried)
+    }
+
+    private func orderedEndpoints() -> [String] {
+        let preferred = state.withLockedValue { $0.preferred }
+        guard let preferred else { return endpoints }
+        return [preferred] + endpoints.filter { $0 != preferred }
+    }
+
+    private func connection(to endpoint: String) async throws -> ClientConnection {
+        if let existing = state.withLockedValue({ $0.connections[endpoint] }), existing.isActive { return existing }
+        let fresh = try await ClientConnection.connect(to: endpoint, group: group, timeout: .seconds(1))
+        let previous = state.withLockedValue { state in
+            defer { state.connections[endpoint] = fresh }
+            return state.connections[endpoint]
+        }
+        await previous?.close()
+        return fresh
+    }
+
+    private func drop(_ endpoint: String) {
+        _ = state.withLockedValue { $0.connections.removeValue(forKey: endpoint) }
+    }
+}

@@ -1,0 +1,371 @@
+import Logging
+import NIOCore
+import NIOPosix
+import RaftCore
+import RaftMessages
+
+/// A point-in-time view of a node, safe to read from anywhere.
+public struct RaftNodeStatus: Sendable, Hashable {
+    public var id: UInt64
+    public var role: Role
+    public var term: UInt64
+    public var leaderID: UInt64
+    public var commitIndex: UInt64
+    public var appliedIndex: UInt64
+    public var lastIndex: UInt64
+    public var snapshotIndex: UInt64
+}
+
+/// One Raft member: the core (`RawNode`) driven by ticks, peer messages and proposals, with
+/// its storage, state machine and outbound transport (etcd's `Node`, without goroutines).
+///
+/// Threading: everything that touches the core, the state machine or the storage's read side
+/// runs on one event loop (`eventLoop`); public methods may be called from any thread and hop
+/// there. Disk writes run on an I/O thread pool, never on the loop; while one `Ready` is being
+/// persisted, new messages, ticks and proposals queue up and are processed together when it
+/// completes, so a slow disk makes batches larger (group commit) instead of stalling peers.
+public final class RaftNode<Machine: StateMachine>: Sendable {
+    public let id: UInt64
+    public let eventLoop: any EventLoop
+    private let driver: NIOLoopBound<Driver<Machine>>
+
+    /// Recovers the node from `storage` (term, vote, log and snapshot; the snapshot is restored
+    /// into `machine`) and starts ticking. Call on any thread; returns once running.
+    public static func start(
+        configuration: RaftNodeConfiguration, storage: any DurableStorage, machine: Machine,
+        sender: any MessageSender, eventLoop: any EventLoop, ioPool: NIOThreadPool, logger: Logger
+    ) async throws -> RaftNode {
+        let box = UncheckedTransfer((storage, machine))
+        return try await eventLoop.submit {
+            let (storage, machine) = box.value
+            let driver = try Driver(
+                configuration: configuration, storage: storage, machine: machine, sender: sender,
+                eventLoop: eventLoop, ioPool: ioPool, logger: logger)
+            driver.startTicking()
+            return RaftNode(id: configuration.id, eventLoop: eventLoop, driver: NIOLoopBound(driver, eventLoop: eventLoop))
+        }.get()
+    }
+
+    private init(id: UInt64, eventLoop: any EventLoop, driver: NIOLoopBound<Driver<Machine>>) {
+        self.id = id
+        self.eventLoop = eventLoop
+        self.driver = driver
+    }
+
+    /// Feeds a message received from a peer.
+    public func receive(_ message: Message) {
+        eventLoop.execute { self.driver.value.receive(message) }
+    }
+
+    /// Proposes `data` for the log. Succeeds with the state machine's result once the entry is
+    /// committed and applied here; fails with `RaftNodeError.notLeader` on a follower and with
+    /// `.leadershipChanged` if another leader's entry took its place.
+    public func propose(_ data: [UInt8]) -> EventLoopFuture<Machine.Result?> {
+        let promise = eventLoop.makePromise(of: Machine.Result?.self)
+        eventLoop.execute { self.driver.value.propose(data, promise: promise) }
+        return promise.futureResult
+    }
+
+    /// Starts an election now instead of waiting for the timeout (tests, leadership transfer).
+    public func campaign() {
+        eventLoop.execute { self.driver.value.campaign() }
+    }
+
+    /// Runs `body` on the node's loop with the state machine as this member has applied it so
+    /// far: a local, possibly stale read (not linearizable; for those, go through the log).
+    public func withStateMachine<T: Sendable>(_ body: @escaping @Sendable (Machine) throws -> T) -> EventLoopFuture<T> {
+        eventLoop.submit { try body(self.driver.value.machine) }
+    }
+
+    /// The node's state as of its last processed batch.
+    public func status() -> EventLoopFuture<RaftNodeStatus> {
+        eventLoop.submit { self.driver.value.status }
+    }
+
+    /// Completes when the node stops by itself (a storage failure); the error says why.
+    public var failed: EventLoopFuture<Void> {
+        eventLoop.flatSubmit { self.driver.value.failedPromise.futureResult }
+    }
+
+    /// Stops ticking and processing, waits for an in-flight disk write, fails waiting proposals
+    /// with `.stopped`. The storage stays open for the caller to close.
+    public func stop() async {
+        try? await eventLoop.flatSubmit { self.driver.value.stop() }.get()
+    }
+}
+
+/// Moves a non-Sendable value into the node loop once, at start-up, before anything else can
+/// reach it: the caller gives up the value (storage and state machine belong to the node).
+private struct UncheckedTransfer<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+
+/// Lets the I/O pool use the storage while the loop has paused every other use of it: the loop
+/// touches the storage only when `persisting` is false, the pool only while it is true.
+private struct StorageHandle: @unchecked Sendable {
+    let storage: any DurableStorage
+}
+
+/// The node's state, confined to its event loop.
+final class Driver<Machine: StateMachine> {
+    private struct Waiter {
+        let term: UInt64
+        let promise: EventLoopPromise<Machine.Result?>
+    }
+
+    let rawNode: RawNode
+    private let storage: StorageHandle
+    let machine: Machine
+    private let sender: any MessageSender
+    private let eventLoop: any EventLoop
+    private let ioPool: NIOThreadPool
+    private let logger: Logger
+    private let snapshotEntries: UInt64
+    private let keptAfterSnapshot: UInt64
+    private let tickInterval: TimeAmount
+
+    /// A disk write is in flight: the core and the storage must not be touched.
+    private var persisting = false
+    private var inbox: [Message] = []
+    private var proposals: [(data: [UInt8], promise: EventLoopPromise<Machine.Result?>)] = []
+    private var waiters: [UInt64: Waiter] = [:]
+    private var pendingTicks = 0
+    private var stopped = false
+    private var ticker: RepeatedTask?
+    private var snapshotIndex: UInt64
+    private var stopPromises: [EventLoopPromise<Void>] = []
+    let failedPromise: EventLoopPromise<Void>
+    private(set) var status: RaftNodeStatus
+
+    init(
+        configuration: RaftNodeConfiguration, storage: any DurableStorage, machine: Machine,
+        sender: any MessageSender, eventLoop: any EventLoop, ioPool: NIOThreadPool, logger: Logger
+    ) throws {
+        // A restart resumes from the snapshot: restore it, then the core re-applies the
+        // committed entries after it.
+        let snapshot = try storage.snapshot()
+        if !snapshot.isEmpty {
+            try machine.restore(index: snapshot.metadata.index, snapshot: snapshot.data)
+        }
+        self.rawNode = try RawNode(
+            config: try configuration.coreConfig(applied: snapshot.metadata.index), storage: storage)
+        self.storage = StorageHandle(storage: storage)
+        self.machine = machine
+        self.sender = sender
+        self.eventLoop = eventLoop
+        self.ioPool = ioPool
+        self.logger = logger
+        self.snapshotEntries = configuration.snapshotEntries
+        self.keptAfterSnapshot = configuration.entriesKeptAfterSnapshot
+        self.tickInterval = configuration.tickInterval
+        self.snapshotIndex = snapshot.metadata.index
+        self.failedPromise = eventLoop.makePromise()
+        self.status = RaftNodeStatus(
+            id: configuration.id, role: .follower, term: 0, leaderID: 0, commitIndex: 0, appliedIndex: 0,
+            lastIndex: 0, snapshotIndex: snapshot.metadata.index)
+        refreshStatus()
+    }
+
+    func startTicking() {
+        let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
+        ticker = eventLoop.scheduleRepeatedTask(initialDelay: tickInterval, delay: tickInterval) { _ in
+            let driver = loopBound.value
+            driver.pendingTicks += 1
+            driver.drive()
+        }
+    }
+
+    func receive(_ message: Message) {
+        guard !stopped else { return }
+        inbox.append(message)
+        drive()
+    }
+
+    func propose(_ data: [UInt8], promise: EventLoopPromise<Machine.Result?>) {
+        guard !stopped else { return promise.fail(RaftNodeError.stopped) }
+        proposals.append((data, promise))
+        drive()
+    }
+
+    func campaign() {
+        guard !stopped, !persisting else { return }
+        rawNode.campaign()
+        drive()
+    }
+
+    /// Feeds everything queued into the core and starts persisting the resulting `Ready`.
+    private func drive() {
+        guard !persisting, !stopped else { return }
+        for message in inbox {
+            do {
+                try rawNode.step(message)
+            } catch {
+                logger.warning("dropped a message from \(message.from): \(error)")
+            }
+        }
+        inbox.removeAll(keepingCapacity: true)
+        while pendingTicks > 0 {
+            rawNode.tick()
+            pendingTicks -= 1
+        }
+        for (data, promise) in proposals {
+            do {
+                let index = try rawNode.propose(data)
+                waiters[index] = Waiter(term: rawNode.term, promise: promise)
+            } catch {
+                promise.fail(RaftNodeError.notLeader(leaderID: rawNode.leaderID))
+            }
+        }
+        proposals.removeAll(keepingCapacity: true)
+        guard rawNode.hasReady else {
+            refreshStatus()
+            return
+        }
+        let ready = rawNode.ready()
+        refreshStatus()
+        guard ready.hardState != nil || !ready.entries.isEmpty || ready.snapshot != nil else {
+            finish(ready)
+            return
+        }
+        persisting = true
+        let storage = self.storage
+        ioPool.runIfActive(eventLoop: eventLoop) {
+            try storage.storage.persist(
+                hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot, sync: ready.mustSync)
+        }.assumeIsolated().whenComplete { result in
+            guard self.ioCompleted() else { return }
+            switch result {
+            case .success:
+                self.finish(ready)
+            case .failure(let error):
+                self.fail(error)
+            }
+        }
+    }
+
+    /// Ends a disk write; false when the node stopped meanwhile (then nothing more happens).
+    private func ioCompleted() -> Bool {
+        persisting = false
+        guard !stopped else {
+            for promise in stopPromises { promise.succeed(()) }
+            stopPromises.removeAll()
+            return false
+        }
+        return true
+    }
+
+    /// Steps 2–4 of `Ready`: send, apply, advance; then maybe snapshot, then drive on.
+    private func finish(_ ready: Ready) {
+        for message in ready.messages { sender.send(message) }
+        if let snapshot = ready.snapshot {
+            do {
+                try machine.restore(index: snapshot.metadata.index, snapshot: snapshot.data)
+                snapshotIndex = snapshot.metadata.index
+                logger.notice(
+                    "installed a snapshot from the leader through index \(snapshot.metadata.index) (\(snapshot.data.count) bytes compressed)")
+            } catch {
+                return fail(error)
+            }
+            // Proposals the snapshot covers are unknowable here: their entries were applied by
+            // others, and their results are not in the snapshot.
+            for (index, waiter) in waiters where index <= snapshot.metadata.index {
+                waiter.promise.fail(RaftNodeError.leadershipChanged)
+                waiters[index] = nil
+            }
+        }
+        for entry in ready.committedEntries {
+            let result = machine.apply(entry)
+            if let waiter = waiters.removeValue(forKey: entry.index) {
+                if waiter.term == entry.term {
+                    waiter.promise.succeed(result)
+                } else {
+                    waiter.promise.fail(RaftNodeError.leadershipChanged)
+                }
+            }
+        }
+        rawNode.advance(ready)
+        refreshStatus()
+        if !maybeSnapshot() {
+            drive()
+        }
+    }
+
+    /// §7: once `snapshotEntries` entries were applied since the last snapshot, serialize the
+    /// state machine (on the loop: it must not change meanwhile) and let the I/O pool write it
+    /// and trim the log. Returns whether a snapshot is being written.
+    private func maybeSnapshot() -> Bool {
+        let applied = rawNode.appliedIndex
+        guard snapshotEntries > 0, applied >= snapshotIndex + snapshotEntries else { return false }
+        var data: [UInt8] = []
+        do {
+            try machine.writeSnapshot { data.append(contentsOf: $0) }
+        } catch {
+            logger.error("snapshot of the state machine at \(applied) failed: \(error)")
+            snapshotIndex = applied  // do not retry at every entry
+            return false
+        }
+        persisting = true
+        let storage = self.storage
+        let compactTo = applied > keptAfterSnapshot ? applied - keptAfterSnapshot : 0
+        let firstIndex = rawNode.firstIndex
+        let bytes = data
+        ioPool.runIfActive(eventLoop: eventLoop) {
+            try storage.storage.createSnapshot(applied, data: bytes, voters: nil)
+            if compactTo >= firstIndex {
+                try storage.storage.compact(compactTo)
+            }
+        }.assumeIsolated().whenComplete { result in
+            guard self.ioCompleted() else { return }
+            switch result {
+            case .success:
+                self.snapshotIndex = applied
+                self.refreshStatus()
+                self.logger.info("snapshot at index \(applied) (\(bytes.count) bytes compressed), log compacted through \(compactTo)")
+                self.drive()
+            case .failure(let error):
+                self.fail(error)
+            }
+        }
+        return true
+    }
+
+    private func refreshStatus() {
+        guard !persisting else { return }
+        let s = rawNode.status
+        status = RaftNodeStatus(
+            id: s.id, role: s.role, term: s.term, leaderID: s.leaderID, commitIndex: s.commitIndex,
+            appliedIndex: s.appliedIndex, lastIndex: s.lastIndex, snapshotIndex: snapshotIndex)
+    }
+
+    /// Storage failed: stop acknowledging anything (what is durable is unknown), tell waiters.
+    private func fail(_ error: any Error) {
+        logger.critical("node \(status.id) stops: \(error)")
+        let reason = RaftNodeError.storageFailed("\(error)")
+        halt(reason)
+        failedPromise.fail(reason)
+    }
+
+    private func halt(_ reason: RaftNodeError) {
+        stopped = true
+        ticker?.cancel()
+        ticker = nil
+        for (_, waiter) in waiters { waiter.promise.fail(reason) }
+        waiters.removeAll()
+        for (_, promise) in proposals { promise.fail(reason) }
+        proposals.removeAll()
+        inbox.removeAll()
+    }
+
+    func stop() -> EventLoopFuture<Void> {
+        if !stopped {
+            halt(.stopped)
+            failedPromise.succeed(())
+        }
+        guard persisting else { return eventLoop.makeSucceededVoidFuture() }
+        // Wait for the in-flight write: its completion handler sees `stopped` and returns.
+        let promise = eventLoop.makePromise(of: Void.self)
+        stopPromises.append(promise)
+        return promise.futureResult
+    }
+}

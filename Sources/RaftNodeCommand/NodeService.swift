@@ -1,0 +1,143 @@
+import Logging
+import NIOCore
+import NIOPosix
+import RaftCore
+import RaftKV
+import RaftNode
+import RaftServer
+import RaftStorage
+import RaftTransport
+import ServiceLifecycle
+
+/// Wires one member together: data directory → core → peer transport → client port, and takes
+/// it apart again in the right order on SIGTERM/SIGINT.
+struct NodeService {
+    let id: UInt64
+    let clusterID: String
+    let peers: ClusterMap
+    let clientListen: (host: String, port: Int)
+    let clientAddresses: [UInt64: String]
+    let dataDir: String
+    let configuration: RaftNodeConfiguration
+    let logger: Logger
+
+    init(command: RaftNodeCommand) throws {
+        id = command.id
+        clusterID = command.clusterID
+        peers = try command.parsedCluster()
+        clientListen = try ClusterMap.address(command.clientListen)
+        var addresses: [UInt64: String] = [:]
+        if let map = try command.parsedClientAddresses() {
+            for member in map.ids { addresses[member] = map.string(member) }
+        }
+        addresses[command.id] = addresses[command.id] ?? command.clientListen
+        clientAddresses = addresses
+        dataDir = command.dataDir
+        var configuration = RaftNodeConfiguration(
+            id: command.id, members: peers.ids, heartbeatInterval: .milliseconds(Int64(command.heartbeatMs)),
+            electionTimeout: .milliseconds(Int64(command.electionTimeoutMs)), snapshotEntries: command.snapshotEntries)
+        configuration.entriesKeptAfterSnapshot = min(1_000, command.snapshotEntries / 2)
+        self.configuration = configuration
+        logger = Logger(label: "raft-node")
+    }
+
+    /// Runs until a signal or a storage failure; returns normally after a graceful stop.
+    func runUntilSignalled() async throws {
+        let storage = try DiskStorage(directory: dataDir, options: DiskStorageOptions(voters: peers.ids))
+        let report = storage.recoveryReport
+        logger.info(
+            "recovered \(dataDir): \(report.entries) entries in \(report.segments) segments, snapshot at \(report.snapshot?.index ?? 0), hard state term \(storage.hardState.term)")
+        for warning in report.warnings { logger.warning("recovery: \(warning)") }
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let pool = NIOThreadPool(numberOfThreads: 2)
+        pool.start()
+        var transportConfiguration = PeerTransportConfiguration(
+            selfID: id, clusterID: clusterID,
+            listenAddress: PeerAddress(host: peers.addresses[id]!.host, port: peers.addresses[id]!.port),
+            peers: peers.addresses.filter { $0.key != id }.mapValues { PeerAddress(host: $0.host, port: $0.port) })
+        transportConfiguration.requestTimeout = .milliseconds(Int64(configuration.electionTimeout.nanoseconds / 1_000_000))
+        let transport = PeerTransport(configuration: transportConfiguration, group: group, logger: logger)
+        do {
+            _ = try await transport.start()
+        } catch {
+            try? storage.close()
+            throw StartupError("cannot listen for peers on \(transportConfiguration.listenAddress): \(error)")
+        }
+        let node = try await RaftNode.start(
+            configuration: configuration, storage: storage, machine: KVStore(), sender: TransportSender(transport: transport),
+            eventLoop: group.next(), ioPool: pool, logger: logger)
+        let pump = Task {
+            for await message in transport.inbound { node.receive(message) }
+        }
+        let service = ClientService(node: node, clientAddresses: clientAddresses)
+        let server: ClientServer
+        do {
+            server = try await ClientServer.start(
+                host: clientListen.host, port: clientListen.port, service: service, group: group, logger: logger)
+        } catch {
+            await node.stop()
+            await transport.shutdown()
+            try? storage.close()
+            throw StartupError("cannot listen for clients on \(clientListen.host):\(clientListen.port): \(error)")
+        }
+        logger.notice(
+            "member \(id) of \(clusterID) serving: peers on \(transportConfiguration.listenAddress), clients on \(clientListen.host):\(clientListen.port)")
+
+        let runner = NodeRunner(node: node, server: server, logger: logger)
+        let group2 = ServiceGroup(
+            configuration: .init(services: [runner], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var failure: (any Error)?
+        do {
+            try await group2.run()
+        } catch {
+            failure = error
+        }
+        // Stopped: the client port is closed and the node has flushed; take down the rest.
+        try? await server.close()
+        await node.stop()
+        await transport.shutdown()
+        pump.cancel()
+        do {
+            try storage.close()
+        } catch {
+            failure = failure ?? error
+        }
+        try? await pool.shutdownGracefully()
+        try? await group.shutdownGracefully()
+        if let failure { throw failure }
+        logger.notice("member \(id) stopped")
+    }
+}
+
+struct StartupError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Hands the node's outbound messages to the peer transport.
+struct TransportSender: MessageSender {
+    let transport: PeerTransport
+    func send(_ message: Message) { transport.send(message) }
+}
+
+/// The service the lifecycle waits on: it ends when the node stops, either because a signal
+/// asked for a graceful shutdown (then the client port closes first: no new work) or because
+/// storage failed (then it throws and the process exits non-zero).
+struct NodeRunner: Service {
+    let node: RaftNode<KVStore>
+    let server: ClientServer
+    let logger: Logger
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await node.failed.get()
+        } onGracefulShutdown: { [node, server, logger] in
+            logger.notice("shutting down: closing the client port, flushing")
+            Task {
+                try? await server.close()
+                await node.stop()
+            }
+        }
+    }
+}

@@ -1,0 +1,165 @@
+import ArgumentParser
+import Logging
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `raft-node`: one member of a swift-raft cluster serving the key-value store.
+@main
+struct RaftNodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "raft-node",
+        abstract: "Run one member of a swift-raft cluster (Raft consensus + replicated key-value store).",
+        discussion: """
+            Every option can also be set through an environment variable RAFT_<NAME> (for example \
+            RAFT_DATA_DIR for --data-dir); a flag on the command line wins. SIGTERM or SIGINT \
+            stops accepting work, flushes and exits 0.
+            """)
+
+    @Option(help: "This member's id: a positive integer listed in --cluster.")
+    var id: UInt64
+
+    @Option(help: "Peer addresses of all members, this one included: 1=host:port,2=host:port,...")
+    var cluster: String
+
+    @Option(help: "Name of the cluster; peers from another cluster are rejected.")
+    var clusterID = "swift-raft"
+
+    @Option(help: "host:port of the client (key-value) port.")
+    var clientListen = "127.0.0.1:7100"
+
+    @Option(help: "Client addresses of all members (1=host:port,...), so that followers can redirect clients to the leader.")
+    var clientAddresses: String?
+
+    @Option(help: "Directory for the write-ahead log and snapshots (created if missing; locked while running).")
+    var dataDir: String
+
+    @Option(help: "Base election timeout in milliseconds; a follower waits a random time in [t, 2t) for a leader.")
+    var electionTimeoutMs = 1000
+
+    @Option(help: "Heartbeat interval of the leader in milliseconds (must be below the election timeout).")
+    var heartbeatMs = 100
+
+    @Option(help: "Take a snapshot every this many applied entries (0: never).")
+    var snapshotEntries: UInt64 = 10_000
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        let members = try parsedCluster()
+        guard members.addresses[id] != nil else {
+            throw ValidationError("--id \(id) is not a member of --cluster (members: \(members.ids.map(String.init).joined(separator: ", ")))")
+        }
+        _ = try parsedClientAddresses()
+        do {
+            _ = try ClusterMap.address(clientListen)
+        } catch {
+            throw ValidationError("--client-listen: \(error)")
+        }
+        guard heartbeatMs > 0, electionTimeoutMs > heartbeatMs else {
+            throw ValidationError("--heartbeat-ms must be positive and below --election-timeout-ms (\(heartbeatMs) vs \(electionTimeoutMs))")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical (got '\(logLevel)')")
+        }
+        guard !dataDir.isEmpty else { throw ValidationError("--data-dir must not be empty") }
+    }
+
+    func parsedCluster() throws -> ClusterMap {
+        do {
+            return try ClusterMap(parsing: cluster)
+        } catch {
+            throw ValidationError("--cluster: \(error)")
+        }
+    }
+
+    func parsedClientAddresses() throws -> ClusterMap? {
+        guard let clientAddresses else { return nil }
+        do {
+            return try ClusterMap(parsing: clientAddresses)
+        } catch {
+            throw ValidationError("--client-addresses: \(error)")
+        }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel)!
+        let member = id
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            handler.metadata["node"] = "\(member)"
+            return handler
+        }
+        let service = try NodeService(command: self)
+        do {
+            try await service.runUntilSignalled()
+        } catch {
+            // One line on stderr, as for bad flags; the log has the details.
+            FileHandleStderr.write("raft-node: \(error)\n")
+            throw ExitCode(1)
+        }
+    }
+
+    /// Parses flags with `RAFT_<NAME>` environment fallbacks; a bad flag prints one line and
+    /// exits 64 (EX_USAGE).
+    static func main() async {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        arguments = withEnvironmentDefaults(arguments)
+        let command: RaftNodeCommand
+        do {
+            command = try parse(arguments)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))  // --help
+                Glibc.exit(0)
+            }
+            let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            FileHandleStderr.write("raft-node: \(message)\n")
+            Glibc.exit(64)
+        }
+        do {
+            try await command.run()
+        } catch let code as ExitCode {
+            Glibc.exit(code.rawValue)
+        } catch {
+            FileHandleStderr.write("raft-node: \(error)\n")
+            Glibc.exit(1)
+        }
+        Glibc.exit(0)
+    }
+
+    /// Appends `--name value` for every `RAFT_NAME` variable whose flag is not given.
+    static func withEnvironmentDefaults(_ arguments: [String]) -> [String] {
+        let names = [
+            "id", "cluster", "cluster-id", "client-listen", "client-addresses", "data-dir", "election-timeout-ms",
+            "heartbeat-ms", "snapshot-entries", "log-level",
+        ]
+        var result = arguments
+        for name in names {
+            let flag = "--\(name)"
+            let given = arguments.contains { $0 == flag || $0.hasPrefix(flag + "=") }
+            let variable = "RAFT_" + name.uppercased().replacingOccurrences(of: "-", with: "_")
+            if !given, let value = getenv(variable).map({ String(cString: $0) }) {
+                result += [flag, value]
+            }
+        }
+        return result
+    }
+}
+
+/// stderr without Foundation.
+enum FileHandleStderr {
+    static func write(_ text: String) {
+        var text = text
+        text.withUTF8 { buffer in _ = Glibc.write(2, buffer.baseAddress, buffer.count) }
+    }
+}
+
+extension String {
+    fileprivate func replacingOccurrences(of target: Character, with replacement: Character) -> String {
+        String(map { $0 == target ? replacement : $0 })
+    }
+}

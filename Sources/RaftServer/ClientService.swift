@@ -1,0 +1,111 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import RaftCore
+import RaftKV
+import RaftMessages
+import RaftNode
+
+/// Answers the client protocol (proto/kv.proto) for one node: writes and reads go through the
+/// log on the leader (linearizable); a follower answers NOT_LEADER with the leader's id and
+/// client address; a request that cannot finish within `requestTimeout` is answered TIMEOUT.
+public final class ClientService: Sendable {
+    public let node: RaftNode<KVStore>
+    /// Member id → client address (host:port), for NOT_LEADER redirects.
+    public let clientAddresses: [UInt64: String]
+    public let requestTimeout: TimeAmount
+    private let counters = NIOLockedValueBox(ClientCounters())
+
+    public init(node: RaftNode<KVStore>, clientAddresses: [UInt64: String], requestTimeout: TimeAmount = .seconds(5)) {
+        self.node = node
+        self.clientAddresses = clientAddresses
+        self.requestTimeout = requestTimeout
+    }
+
+    /// Requests answered, by outcome, and frames rejected.
+    public var stats: ClientCounters { counters.withLockedValue { $0 } }
+
+    func countMalformedFrame() { counters.withLockedValue { $0.malformedFrames += 1 } }
+
+    /// Answers one request; the future never fails (every failure is a `ClientResponse`).
+    public func handle(_ request: ClientRequest) -> EventLoopFuture<ClientResponse> {
+        let id = request.requestID
+        guard let operation = request.operation else {
+            return answer(ClientResponse(requestID: id, status: .error, error: "request has no operation"))
+        }
+        if case .status = operation {
+            return node.status().map { status in
+                self.tally(ClientResponse(requestID: id, status: .ok, node: Self.nodeStatus(status)))
+            }
+        }
+        if case .get(let key, serializable: true) = operation {
+            // This member's own applied state, now: any member answers, possibly stale.
+            return node.withStateMachine { store in
+                (store.get(key), store.appliedIndex)
+            }.map { value, applied in
+                self.tally(
+                    value.map { ClientResponse(requestID: id, status: .ok, value: $0, index: applied) }
+                        ?? ClientResponse(requestID: id, status: .notFound, index: applied))
+            }
+        }
+        if operation.isWrite && request.clientID == 0 {
+            // Exactly-once needs an identity; refuse rather than risk a double apply on retry.
+            return answer(ClientResponse(requestID: id, status: .error, error: "writes need a nonzero client_id"))
+        }
+        let command: [UInt8]
+        do {
+            command = try KVStore.command(for: request)
+        } catch {
+            return answer(ClientResponse(requestID: id, status: .error, error: "cannot encode the request: \(error)"))
+        }
+        let promise = node.eventLoop.makePromise(of: ClientResponse.self)
+        let timeout = node.eventLoop.scheduleTask(in: requestTimeout) {
+            promise.succeed(ClientResponse(requestID: id, status: .timeout, error: "no commit within \(self.requestTimeout)"))
+        }
+        node.propose(command).whenComplete { result in
+            timeout.cancel()
+            switch result {
+            case .success(let response?):
+                var response = response
+                response.requestID = id
+                promise.succeed(response)
+            case .success(nil):
+                promise.succeed(ClientResponse(requestID: id, status: .error, error: "the entry produced no answer"))
+            case .failure(RaftNodeError.notLeader(let leader)):
+                promise.succeed(
+                    ClientResponse(
+                        requestID: id, status: .notLeader, leaderID: leader,
+                        leaderAddress: self.clientAddresses[leader] ?? ""))
+            case .failure(RaftNodeError.leadershipChanged):
+                promise.succeed(
+                    ClientResponse(requestID: id, status: .timeout, error: "leadership changed; retry with the same sequence"))
+            case .failure(let error):
+                promise.succeed(ClientResponse(requestID: id, status: .error, error: "\(error)"))
+            }
+        }
+        return promise.futureResult.map { self.tally($0) }
+    }
+
+    private func answer(_ response: ClientResponse) -> EventLoopFuture<ClientResponse> {
+        node.eventLoop.makeSucceededFuture(tally(response))
+    }
+
+    private func tally(_ response: ClientResponse) -> ClientResponse {
+        counters.withLockedValue { $0.count(response.status) }
+        return response
+    }
+
+    static func nodeStatus(_ s: RaftNodeStatus) -> NodeStatus {
+        NodeStatus(
+            id: s.id, role: s.role.description, term: s.term, leaderID: s.leaderID, commitIndex: s.commitIndex,
+            appliedIndex: s.appliedIndex, lastLogIndex: s.lastIndex, snapshotIndex: s.snapshotIndex)
+    }
+}
+
+/// What the client port has answered so far.
+public struct ClientCounters: Sendable, Hashable {
+    public var answered: [KVStatus: Int] = [:]
+    public var malformedFrames = 0
+
+    mutating func count(_ status: KVStatus) { answered[status, default: 0] += 1 }
+}

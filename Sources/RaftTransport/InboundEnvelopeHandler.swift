@@ -1,0 +1,77 @@
+import Logging
+import NIOCore
+import RaftCore
+import RaftMessages
+import RaftWire
+
+/// The last handler of a connection accepted by the peer server, after the
+/// `LengthPrefixedFrameDecoder`: decodes each frame as a `raft.Envelope`, checks it (DESIGN §2)
+/// and hands valid requests to the node through the `ResponseRouter`.
+///
+/// Any bad input — a `FrameError` from the decoder, bytes that are not an envelope, a missing
+/// body, a foreign `cluster_id`, a `to_id` not ours, a `from_id` not a member, a response where
+/// only requests may come — is counted, logged and closes this connection only.
+final class InboundEnvelopeHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let context: TransportContext
+    private let codec = WireCodec()
+    private var connection: InboundConnection?
+    private var rejected = false
+
+    init(context: TransportContext) {
+        self.context = context
+    }
+
+    func handlerAdded(context channelContext: ChannelHandlerContext) {
+        connection = InboundConnection(channel: channelContext.channel, context: context)
+    }
+
+    func channelRead(context channelContext: ChannelHandlerContext, data: NIOAny) {
+        guard !rejected, let connection else { return }
+        let frame = unwrapInboundIn(data)
+        let frameBytes = 4 + frame.readableBytes
+        let envelope: Envelope
+        do {
+            envelope = try codec.decodeEnvelope(from: frame)
+        } catch let error as WireError {
+            return reject(.malformedEnvelope(error), channelContext)
+        } catch {
+            let wireError = WireError.malformed(message: "raft.Envelope", byteCount: frame.readableBytes)
+            return reject(.malformedEnvelope(wireError), channelContext)
+        }
+        switch context.validate(envelope, expectedSender: nil) {
+        case .failure(let rejection):
+            reject(rejection, channelContext)
+        case .success(let body):
+            context.observer.frameReceived(
+                from: envelope.fromID, rpc: RPCKind(body), isRequest: true, bytes: frameBytes)
+            context.router.deliverRequest(
+                Message(from: envelope.fromID, to: context.selfID, body: body), envelopeID: envelope.id,
+                connection: connection)
+        }
+    }
+
+    func errorCaught(context channelContext: ChannelHandlerContext, error: any Error) {
+        if let frameError = error as? FrameError {
+            reject(.badFrame(frameError), channelContext)
+        } else {
+            if !rejected {
+                context.logger.debug(
+                    "peer connection error",
+                    metadata: [
+                        "remote": "\(channelContext.remoteAddress.map { "\($0)" } ?? "?")", "error": "\(error)",
+                    ])
+            }
+            rejected = true
+            channelContext.close(promise: nil)
+        }
+    }
+
+    private func reject(_ rejection: InboundRejection, _ channelContext: ChannelHandlerContext) {
+        guard !rejected else { return }
+        rejected = true
+        context.reject(rejection, direction: .inbound, remote: channelContext.remoteAddress)
+        channelContext.close(promise: nil)
+    }
+}

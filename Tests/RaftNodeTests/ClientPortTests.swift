@@ -1,0 +1,92 @@
+import NIOCore
+import NIOPosix
+import RaftClient
+import RaftKV
+import RaftMessages
+import RaftNode
+import RaftServer
+import Testing
+
+/// The client port over real loopback TCP in front of an in-process cluster.
+@Suite(.serialized) struct ClientPortTests {
+    private func k(_ s: String) -> [UInt8] { Array(s.utf8) }
+
+    /// A cluster with one client server per member; returns the endpoints by member id.
+    private func serve(_ cluster: LocalCluster) async throws -> ([UInt64: String], [UInt64: ClientService], [ClientServer]) {
+        // Bind first (port 0), then tell every service the others' addresses.
+        var servers: [ClientServer] = []
+        var services: [UInt64: ClientService] = [:]
+        var endpoints: [UInt64: String] = [:]
+        var ports: [UInt64: Int] = [:]
+        for id in cluster.ids {
+            // Reserve a port by binding once, then re-bind the real server with the full map.
+            let probe = try await ServerBootstrap(group: cluster.group).bind(host: "127.0.0.1", port: 0).get()
+            ports[id] = probe.localAddress!.port!
+            try await probe.close()
+        }
+        for (id, port) in ports { endpoints[id] = "127.0.0.1:\(port)" }
+        for id in cluster.ids {
+            let service = ClientService(node: cluster.nodes[id]!, clientAddresses: endpoints, requestTimeout: .seconds(2))
+            services[id] = service
+            servers.append(
+                try await ClientServer.start(
+                    host: "127.0.0.1", port: ports[id]!, service: service, group: cluster.group, logger: .init(label: "client")))
+        }
+        return (endpoints, services, servers)
+    }
+
+    @Test func aPutThroughAFollowerIsRedirectedAndReadableFromEveryMember() async throws {
+        let cluster = try await LocalCluster(size: 3)
+        let leader = try await cluster.leader()
+        let (endpoints, _, servers) = try await serve(cluster)
+        let follower = cluster.ids.first { $0 != leader }!
+        try await cluster.waitUntil("the follower knows the leader") {
+            try await cluster.nodes[follower]!.status().get().leaderID == leader
+        }
+        let client = KVClient(endpoints: [endpoints[follower]!], group: cluster.group)
+        let put = try await client.put(k("color"), k("blue"))
+        #expect(put.status == .ok)
+        #expect(try await client.get(k("color")).value == k("blue"))
+        #expect(try await client.get(k("missing")).status == .notFound)
+        #expect(try await client.compareAndSwap(k("color"), expected: k("red"), value: k("green")).status == .casFailed)
+        #expect(try await client.compareAndSwap(k("color"), expected: k("blue"), value: k("green")).status == .ok)
+        #expect(try await client.delete(k("color")).status == .ok)
+        #expect(try await client.get(k("color")).status == .notFound)
+        try await cluster.waitUntil("every member applied the writes") {
+            try await cluster.statuses().allSatisfy { $0.appliedIndex >= put.index + 4 }
+        }
+        for id in cluster.ids {
+            let status = try await client.status(of: endpoints[id]!)
+            #expect(status.id == id)
+            #expect(status.leaderID == leader)
+            #expect(status.role == (id == leader ? "leader" : "follower"))
+        }
+        await client.close()
+        for server in servers { try await server.close() }
+        await cluster.shutdown()
+    }
+
+    @Test func badInputOnTheClientPortClosesThatConnectionOnly() async throws {
+        let cluster = try await LocalCluster(size: 3)
+        let leader = try await cluster.leader()
+        let (endpoints, services, servers) = try await serve(cluster)
+        let endpoint = endpoints[leader]!
+        let port = Int(endpoint.split(separator: ":").last!)!
+
+        // Raw sockets sending garbage, a zero-length frame, and an oversized length.
+        for bytes: [UInt8] in [[0, 0, 0, 0], [0xFF, 0xFF, 0xFF, 0xFF], [0, 0, 0, 3, 0x0A, 0x05, 0x61]] {
+            let channel = try await ClientBootstrap(group: cluster.group).connect(host: "127.0.0.1", port: port).get()
+            try await channel.writeAndFlush(ByteBuffer(bytes: bytes)).get()
+            try await cluster.waitUntil("the server closes the connection") { !channel.isActive }
+        }
+        #expect(services[leader]!.stats.malformedFrames == 3)
+
+        // The node keeps serving other connections.
+        let client = KVClient(endpoints: [endpoint], group: cluster.group)
+        #expect(try await client.put(k("still"), k("serving")).status == .ok)
+        await client.close()
+
+        for server in servers { try await server.close() }
+        await cluster.shutdown()
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import RaftCore
+import RaftMessages
+import RaftNode
+import RaftStorage
+import RaftZlib
+import Testing
+
+/// The README's example: a user's own state machine behind a node, on a real data directory.
+final class Counter: StateMachine {
+    var value = 0
+
+    func apply(_ entry: LogEntry) -> Int? {
+        guard entry.type == .normal else { return nil }
+        value += Int(entry.data.first ?? 0)
+        return value
+    }
+
+    func writeSnapshot(to sink: ([UInt8]) throws -> Void) throws {
+        try sink(try ZlibDeflater.compress(withUnsafeBytes(of: value) { Array($0) }))
+    }
+
+    func restore(index: UInt64, snapshot: [UInt8]) throws {
+        value = try ZlibInflater.decompress(snapshot).withUnsafeBytes { $0.load(as: Int.self) }
+    }
+}
+
+private struct NoPeers: MessageSender {
+    func send(_ message: Message) {}
+}
+
+@Suite struct EmbeddingTests {
+    @Test func aSingleMemberNodeRunsAUsersStateMachineAndRecoversItFromDisk() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("raft-embedding-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = RaftNodeConfiguration(
+            id: 1, members: [1], heartbeatInterval: .milliseconds(10), electionTimeout: .milliseconds(50))
+        configuration.snapshotEntries = 5
+        configuration.entriesKeptAfterSnapshot = 1
+
+        for round in 0..<2 {
+            let storage = try DiskStorage(directory: directory)
+            let node = try await RaftNode.start(
+                configuration: configuration, storage: storage, machine: Counter(), sender: NoPeers(),
+                eventLoop: group.next(), ioPool: pool, logger: Logger(label: "embedding"))
+            var leader = false
+            for _ in 0..<200 where !leader {
+                leader = try await node.status().get().role == .leader
+                if !leader { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            #expect(leader, "a single member elects itself")
+            var total: Int?
+            for _ in 0..<8 { total = try await node.propose([5]).get() }
+            // The second run starts from the first run's snapshot and log: 8 × 5 more.
+            #expect(total == 40 * (round + 1))
+            await node.stop()
+            try storage.close()
+        }
+        try await pool.shutdownGracefully()
+        try await group.shutdownGracefully()
+    }
+}

@@ -1,0 +1,82 @@
+import NIOCore
+import RaftCore
+import RaftKV
+import RaftMessages
+import RaftNode
+import Testing
+
+/// The node driving the core with real time, an I/O pool and a state machine, over an
+/// in-process network.
+@Suite(.serialized) struct RaftNodeTests {
+    private func k(_ s: String) -> [UInt8] { Array(s.utf8) }
+
+    @Test func aClusterElectsOneLeaderAndEveryMemberAppliesCommittedWrites() async throws {
+        let cluster = try await LocalCluster(size: 3)
+        let leader = try await cluster.leader()
+        let put = try await cluster.submit(.put(key: k("x"), value: k("1")), on: leader)
+        #expect(put?.status == .ok)
+        let index = try #require(put?.index)
+        try await cluster.waitUntil("every member applied index \(index)") {
+            try await cluster.statuses().allSatisfy { $0.appliedIndex >= index }
+        }
+        let read = try await cluster.submit(.get(key: k("x")), on: leader)
+        #expect(read?.value == k("1"))
+        await cluster.shutdown()
+    }
+
+    @Test func aFollowerRefusesProposalsAndNamesTheLeader() async throws {
+        let cluster = try await LocalCluster(size: 3)
+        let leader = try await cluster.leader()
+        let follower = cluster.ids.first { $0 != leader }!
+        try await cluster.waitUntil("the follower knows the leader") {
+            try await cluster.nodes[follower]!.status().get().leaderID == leader
+        }
+        await #expect(throws: RaftNodeError.notLeader(leaderID: leader)) {
+            _ = try await cluster.submit(.put(key: k("x"), value: k("1")), on: follower)
+        }
+        await cluster.shutdown()
+    }
+
+    @Test func afterTheLeaderStopsANewLeaderServesAndKeepsCommittedWrites() async throws {
+        let cluster = try await LocalCluster(size: 3)
+        let first = try await cluster.leader()
+        for i in 0..<20 {
+            #expect(try await cluster.submit(.put(key: k("k\(i)"), value: k("v\(i)")), on: first)?.status == .ok)
+        }
+        await cluster.stop(first)
+        let second = try await cluster.leader(among: Set(cluster.ids).subtracting([first]))
+        #expect(second != first)
+        #expect(try await cluster.submit(.put(key: k("after"), value: k("failover")), on: second)?.status == .ok)
+        for i in 0..<20 {
+            #expect(try await cluster.submit(.get(key: k("k\(i)")), on: second)?.value == k("v\(i)"))
+        }
+        await cluster.shutdown()
+    }
+
+    @Test func aFollowerCutOffPastTheSnapshotCatchesUpThroughInstallSnapshot() async throws {
+        let cluster = try await LocalCluster(size: 3) { configuration in
+            configuration.snapshotEntries = 20
+            configuration.entriesKeptAfterSnapshot = 5
+        }
+        let leader = try await cluster.leader()
+        let lagging = cluster.ids.first { $0 != leader }!
+        cluster.network.isolate(lagging)
+        var last: UInt64 = 0
+        for i in 0..<120 {
+            last = try #require(try await cluster.submit(.put(key: k("k\(i)"), value: k("v\(i)")), on: leader)?.index)
+        }
+        let leaderStatus = try await cluster.nodes[leader]!.status().get()
+        #expect(leaderStatus.snapshotIndex >= 100, "the leader snapshotted and compacted")
+        cluster.network.heal(lagging)
+        try await cluster.waitUntil("the lagging follower applied index \(last)", seconds: 10) {
+            try await cluster.nodes[lagging]!.status().get().appliedIndex >= last
+        }
+        let caughtUp = try await cluster.nodes[lagging]!.status().get()
+        #expect(caughtUp.snapshotIndex >= 100, "it caught up through a snapshot, not entries alone")
+        let values = try await cluster.nodes[lagging]!.withStateMachine { store in
+            (0..<120).map { store.get(Array("k\($0)".utf8)) }
+        }.get()
+        #expect(values == (0..<120).map { k("v\($0)") })
+        await cluster.shutdown()
+    }
+}

@@ -1,0 +1,199 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import RaftClient
+import RaftMessages
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+struct ClusterFailure: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Real `raft-node` processes on loopback, each with its own data directory, log file and
+/// pid; optionally every peer link through a `LinkProxy` so that tests can partition the
+/// network. Every wait is bounded; `shutdown()` kills whatever is left.
+final class ProcessCluster: @unchecked Sendable {
+    // @unchecked: used from one test task at a time; Process is not Sendable.
+    let size: Int
+    let root: URL
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let peerPorts: [Int]
+    let clientPorts: [Int]
+    let snapshotEntries: Int
+    private(set) var processes: [Int: Process] = [:]
+    /// proxies[from][to]: the link from member `from` to member `to` (1-based ids).
+    private(set) var proxies: [Int: [Int: LinkProxy]] = [:]
+
+    static var binaries: URL {
+        // The test bundle sits next to the products of the same build.
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    }
+
+    init(size: Int = 3, snapshotEntries: Int = 10_000, proxied: Bool = false) async throws {
+        self.size = size
+        self.snapshotEntries = snapshotEntries
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("raft-process-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        peerPorts = try Self.freePorts(size)
+        clientPorts = try Self.freePorts(size)
+        if proxied {
+            for from in 1...size {
+                for to in 1...size where to != from {
+                    proxies[from, default: [:]][to] = try await LinkProxy.start(to: peerPorts[to - 1], group: group)
+                }
+            }
+        }
+        for id in 1...size { try start(id) }
+    }
+
+    var endpoints: [String] { clientPorts.map { "127.0.0.1:\($0)" } }
+    func endpoint(_ id: Int) -> String { endpoints[id - 1] }
+    func logFile(_ id: Int) -> URL { root.appendingPathComponent("node\(id).log") }
+
+    /// Ports the kernel handed out just now (bound, then released).
+    static func freePorts(_ count: Int) throws -> [Int] {
+        var ports: [Int] = []
+        var sockets: [Int32] = []
+        defer { for s in sockets { close(s) } }
+        for _ in 0..<count {
+            let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = 0
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, length) }
+            }
+            guard bound == 0 else { throw ClusterFailure(description: "bind failed: \(errno)") }
+            _ = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &length) }
+            }
+            sockets.append(s)
+            ports.append(Int(UInt16(bigEndian: address.sin_port)))
+        }
+        return ports
+    }
+
+    /// The --cluster value member `id` gets: its own real address, the others through proxies.
+    private func clusterFlag(for id: Int) -> String {
+        (1...size).map { member in
+            let port = member == id ? peerPorts[member - 1] : (proxies[id]?[member]?.port ?? peerPorts[member - 1])
+            return "\(member)=127.0.0.1:\(port)"
+        }.joined(separator: ",")
+    }
+
+    func start(_ id: Int) throws {
+        let process = Process()
+        process.executableURL = Self.binaries.appendingPathComponent("raft-node")
+        process.arguments = [
+            "--id", "\(id)", "--cluster", clusterFlag(for: id), "--cluster-id", "process-test",
+            "--client-listen", endpoint(id),
+            "--client-addresses", (1...size).map { "\($0)=\(endpoint($0))" }.joined(separator: ","),
+            "--data-dir", root.appendingPathComponent("data\(id)").path,
+            "--election-timeout-ms", "300", "--heartbeat-ms", "50",
+            "--snapshot-entries", "\(snapshotEntries)", "--log-level", "info",
+        ]
+        if !FileManager.default.fileExists(atPath: logFile(id).path) {
+            _ = FileManager.default.createFile(atPath: logFile(id).path, contents: nil)
+        }
+        let log = try FileHandle(forWritingTo: logFile(id))
+        log.seekToEndOfFile()
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        processes[id] = process
+    }
+
+    func kill9(_ id: Int) {
+        guard let process = processes.removeValue(forKey: id) else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// SIGTERM and wait (bounded); returns the exit status.
+    @discardableResult
+    func terminate(_ id: Int, seconds: Double = 10) async throws -> Int32 {
+        guard let process = processes.removeValue(forKey: id) else { return -1 }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            throw ClusterFailure(description: "member \(id) ignored SIGTERM for \(seconds) s")
+        }
+        return process.terminationStatus
+    }
+
+    func client(_ endpoints: [String]? = nil, clientID: UInt64 = UInt64.random(in: 1...UInt64.max), timeout: Double = 10)
+        -> KVClient
+    {
+        KVClient(endpoints: endpoints ?? self.endpoints, group: group, clientID: clientID, timeout: .milliseconds(Int64(timeout * 1000)))
+    }
+
+    /// Statuses of the members that answer (others left out).
+    func statuses(of ids: [Int]? = nil) async -> [Int: NodeStatus] {
+        let client = self.client()
+        defer { Task { await client.close() } }
+        var result: [Int: NodeStatus] = [:]
+        for id in ids ?? Array(processes.keys) {
+            if let status = try? await client.status(of: endpoint(id)) { result[id] = status }
+        }
+        return result
+    }
+
+    func waitUntil(_ what: String, seconds: Double = 10, _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        throw ClusterFailure(description: "timed out after \(seconds) s waiting until \(what)\n\(tails())")
+    }
+
+    /// The single leader among `ids` (all running members by default), once they agree on it.
+    func leader(among ids: [Int]? = nil, seconds: Double = 10) async throws -> Int {
+        var found = 0
+        try await waitUntil("one leader among \(ids ?? Array(processes.keys).sorted())", seconds: seconds) {
+            let statuses = await statuses(of: ids)
+            let leaders = statuses.filter { $0.value.role == "leader" }
+            guard leaders.count == 1, let (id, status) = leaders.first else { return false }
+            guard statuses.values.allSatisfy({ $0.leaderID == status.id }) else { return false }
+            found = id
+            return true
+        }
+        return found
+    }
+
+    /// The last lines of every member's log, for failure messages.
+    func tails(lines: Int = 8) -> String {
+        (1...size).map { id in
+            let text = (try? String(contentsOf: logFile(id), encoding: .utf8)) ?? ""
+            return "--- node \(id)\n" + text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+        }.joined(separator: "\n")
+    }
+
+    func log(_ id: Int) -> String { (try? String(contentsOf: logFile(id), encoding: .utf8)) ?? "" }
+
+    /// Cuts both directions between member `a` and member `b`.
+    func partition(_ a: Int, from others: [Int]) {
+        for b in others {
+            proxies[a]?[b]?.sever()
+            proxies[b]?[a]?.sever()
+        }
+    }
+
+    func healAll() {
+        for links in proxies.values { for proxy in links.values { proxy.heal() } }
+    }
+
+    func shutdown() async {
+        for id in Array(processes.keys) { kill9(id) }
+        for links in proxies.values { for proxy in links.values { await proxy.close() } }
+        try? await group.shutdownGracefully()
+        try? FileManager.default.removeItem(at: root)
+    }
+}
