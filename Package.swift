@@ -133,7 +133,10 @@ let package = Package(
         // Release-mode throughput measurements (codec, core); see README.
         .executableTarget(
             name: "RaftMicrobench",
-            dependencies: ["RaftWire", "RaftMessages", "RaftCore", "RaftStorage"]),
+            dependencies: [
+                "RaftWire", "RaftMessages", "RaftCore", "RaftStorage", "RaftClient",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
 
         .testTarget(
             name: "RaftWireTests",

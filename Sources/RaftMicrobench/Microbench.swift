@@ -1,13 +1,26 @@
-/// `raft-microbench [codec|core|storage|all] [--dir PATH]`: release-mode throughput figures for the
+/// `raft-microbench [codec|core|storage|all] [--dir PATH]`, or
+/// `raft-microbench cluster --endpoints H:P,... [--clients N] [--seconds S]`: release-mode throughput figures for the
 /// README and issue notes. Not a test: the machine is shared and noisy, so
 /// compare ratios measured in one run.
 @main
 struct Microbench {
-    static func main() {
+    static func main() async {
         let args = CommandLine.arguments.dropFirst()
         let which = args.first ?? "all"
+        func option(_ name: String) -> String? {
+            guard let flag = args.firstIndex(of: name), args.index(after: flag) < args.endIndex else { return nil }
+            return args[args.index(after: flag)]
+        }
+        if which == "cluster" {
+            let endpoints = (option("--endpoints") ?? "127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103")
+                .split(separator: ",").map(String.init)
+            let clients = option("--clients").flatMap { Int($0) } ?? 1
+            let seconds = option("--seconds").flatMap { Double($0) } ?? 10
+            for line in await ClusterBenchmark.run(endpoints: endpoints, clients: clients, seconds: seconds) { print(line) }
+            return
+        }
         guard ["codec", "core", "storage", "all"].contains(which) else {
-            print("usage: raft-microbench [codec|core|storage|all] [--dir PATH]")
+            print("usage: raft-microbench [codec|core|storage|all] [--dir PATH] | cluster --endpoints H:P,... [--clients N] [--seconds S]")
             return
         }
         #if DEBUG
@@ -25,10 +38,7 @@ struct Microbench {
         }
         if which == "storage" || which == "all" {
             // Storage figures depend on the disk: measure on the one the data dir will use.
-            var directory = "/tmp"
-            if let flag = args.firstIndex(of: "--dir"), args.index(after: flag) < args.endIndex {
-                directory = args[args.index(after: flag)]
-            }
+            let directory = option("--dir") ?? "/tmp"
             for line in StorageBenchmark.run(directory: directory) { print(line) }
         }
     }

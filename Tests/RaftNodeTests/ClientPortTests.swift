@@ -84,6 +84,16 @@ import Testing
         // The node keeps serving other connections.
         let client = KVClient(endpoints: [endpoint], group: cluster.group)
         #expect(try await client.put(k("still"), k("serving")).status == .ok)
+
+        // A request without an operation (say, one a newer client added) and a write without a
+        // client id are answered with ERROR and a reason; the connection stays usable.
+        let unknown = try await client.sendOnce(ClientRequest(requestID: 0, operation: nil), to: endpoint)
+        #expect(unknown.status == .error && unknown.error.contains("no operation"))
+        let anonymous = try await client.sendOnce(
+            ClientRequest(requestID: 0, clientID: 0, sequence: 1, operation: .put(key: k("a"), value: k("b"))), to: endpoint)
+        #expect(anonymous.status == .error && anonymous.error.contains("client_id"))
+        #expect(try await client.get(k("still")).value == k("serving"))
+        #expect(services[leader]!.stats.answered[.error] == 2)
         await client.close()
 
         for server in servers { try await server.close() }

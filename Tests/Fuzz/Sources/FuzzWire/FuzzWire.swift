@@ -54,7 +54,7 @@ private func decodeAsEveryMessage(_ bytes: UnsafeRawBufferPointer, codec: WireCo
         let again = try! ClientResponse(serializedBytes: try! response.serializedBytes())
         precondition(again == response, "client response changed across re-encoding")
     }
-    if let record = try? codec.decodeSnapshotRecord(from: bytes), let record {
+    if let record = try? codec.decodeSnapshotRecord(from: bytes) {
         var buffer = ByteBuffer()
         try! WireCodec().encodeFrame(record, into: &buffer)
         buffer.moveReaderIndex(forwardBy: 4)
