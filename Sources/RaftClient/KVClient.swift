@@ -99,9 +99,12 @@ public final class KVClient: Sendable {
         var pause = TimeAmount.milliseconds(20)
         while NIODeadline.now() < deadline {
             if candidates.isEmpty {
+                // Every member said "not me" (an election is on) or was unreachable: poll again
+                // soon. The pause stays short so the client notices a new leader within about
+                // 100 ms of its election; the timeout bounds the whole call.
                 candidates = orderedEndpoints()
                 try await Task.sleep(nanoseconds: UInt64(pause.nanoseconds))
-                pause = min(pause * 2, .milliseconds(500))
+                pause = min(pause * 2, .milliseconds(100))
             }
             let endpoint = candidates.removeFirst()
             if !tried.contains(endpoint) { tried.append(endpoint) }
