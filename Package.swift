@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // System libraries, reached through module maps (Debian packages named in `providers`).
@@ -109,11 +110,25 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]),
 
+        // The metrics page (DESIGN §4): a Prometheus registry fed by the node and the transport,
+        // served over HTTP with /healthz.
+        .target(
+            name: "RaftMetrics",
+            dependencies: [
+                "RaftCore", "RaftNode", "RaftTransport",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+
         // raft-node: one cluster member (flags of DESIGN §3, graceful shutdown on SIGTERM).
         .executableTarget(
             name: "RaftNodeCommand",
             dependencies: [
-                "RaftNode", "RaftKV", "RaftServer", "RaftStorage", "RaftTransport", "RaftCore",
+                "RaftNode", "RaftKV", "RaftServer", "RaftStorage", "RaftTransport", "RaftCore", "RaftMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -134,7 +149,8 @@ let package = Package(
         .executableTarget(
             name: "RaftMicrobench",
             dependencies: [
-                "RaftWire", "RaftMessages", "RaftCore", "RaftStorage", "RaftClient",
+                "RaftWire", "RaftMessages", "RaftCore", "RaftStorage", "RaftClient", "RaftMetrics", "RaftNode",
+                "RaftTransport",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
 

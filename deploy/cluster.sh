@@ -9,8 +9,8 @@
 #                                   SIGKILL after 10 s)
 #
 # Data, logs and pid files live under ./.cluster/ (node<ID>/). Ports: member i listens for peers
-# on RAFT_PEER_PORT_BASE+i (default 7000+i) and for clients on RAFT_CLIENT_PORT_BASE+i (default
-# 7100+i). RAFT_HEARTBEAT_MS, RAFT_ELECTION_TIMEOUT_MS, RAFT_SNAPSHOT_ENTRIES and RAFT_LOG_LEVEL
+# on RAFT_PEER_PORT_BASE+i (default 7000+i), for clients on RAFT_CLIENT_PORT_BASE+i (default
+# 7100+i) and serves /metrics and /healthz on RAFT_METRICS_PORT_BASE+i (default 7200+i). RAFT_HEARTBEAT_MS, RAFT_ELECTION_TIMEOUT_MS, RAFT_SNAPSHOT_ENTRIES and RAFT_LOG_LEVEL
 # pass through to raft-node.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +18,7 @@ cd "$root"
 state="$root/.cluster"
 peer_base=${RAFT_PEER_PORT_BASE:-7000}
 client_base=${RAFT_CLIENT_PORT_BASE:-7100}
+metrics_base=${RAFT_METRICS_PORT_BASE:-7200}
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 64; }
@@ -81,6 +82,7 @@ up() {
     fi
     nohup "$bin/raft-node" --id "$i" --cluster "$(IFS=,; echo "${cluster[*]}")" \
       --client-addresses "$(IFS=,; echo "${clients[*]}")" --client-listen "127.0.0.1:$((client_base + i))" \
+      --metrics-listen "127.0.0.1:$((metrics_base + i))" \
       --data-dir "$dir/data" >>"$dir/log" 2>&1 &
     echo $! >"$dir/pid"
   done
@@ -91,7 +93,7 @@ up() {
       "$bin/raftctl" --endpoints "$(endpoints)" status || true
       echo
       echo "clients:  $(endpoints)"
-      echo "metrics:  not served yet (arrives with the metrics page)"
+      echo "metrics:  $(for j in $(seq 1 "$members"); do printf 'http://127.0.0.1:%d/metrics ' $((metrics_base + j)); done)"
       echo "try:      $bin/raftctl --endpoints $(endpoints) put hello world"
       return 0
     fi

@@ -26,8 +26,8 @@ check() { # check NAME COMMAND...: one pass or fail in the tally
 }
 
 # --- system packages -------------------------------------------------------
-packages=(libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3 python3-protobuf zlib1g-dev
-          libclang-rt-14-dev pkg-config)
+packages=(libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3 python3-protobuf python3-yaml
+          zlib1g-dev libclang-rt-14-dev pkg-config prometheus)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -85,6 +85,10 @@ if [ $test_status -ne 0 ] && [ "$t_fail" -eq 0 ]; then
   failed=$((failed + 1)); note "swift test exited $test_status without a failing test (crash?)"
   tail -20 "$log_dir/swift-test.log"
 fi
+
+# --- deploy artifacts ------------------------------------------------------------
+check alert-rules bash deploy/check-rules.sh
+check k8s-manifests /usr/bin/python3 deploy/k8s/check-manifests.py
 
 # --- fuzz smoke run --------------------------------------------------------------
 if [ "$fuzz_seconds" -gt 0 ]; then

@@ -46,6 +46,9 @@ final class Raft {
     /// Proposals were appended since the last broadcast: they go out together at `ready()`.
     var pendingBroadcast = false
     var incomingSnapshot: IncomingSnapshot?
+    /// The commit index the current leader last announced (a follower's view, for the commit
+    /// lag it reports; 0 when no leader was heard in this term).
+    var leaderCommit: UInt64 = 0
 
     var electionTimeout: Int { config.electionTick }
     var heartbeatTimeout: Int { config.heartbeatTick }
@@ -93,6 +96,7 @@ final class Raft {
             vote = 0
         }
         lead = 0
+        leaderCommit = 0
         electionElapsed = 0
         heartbeatElapsed = 0
         resetRandomizedElectionTimeout()
@@ -601,6 +605,7 @@ final class Raft {
 
     /// Figure 2, AppendEntries receiver, steps 2–5 (step 1, the term check, is in `step`).
     private func handleAppendEntries(from leader: UInt64, _ request: AppendEntriesRequest) {
+        leaderCommit = max(leaderCommit, request.leaderCommit)
         var prevIndex = request.prevLogIndex
         var prevTerm = request.prevLogTerm
         var entries = request.entries

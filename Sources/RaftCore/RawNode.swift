@@ -13,6 +13,9 @@ public struct Status: Sendable, Hashable {
     public var lastIndex: UInt64
     /// On the leader: what it knows of each follower (for lag metrics); empty elsewhere.
     public var progress: [UInt64: PeerProgress]
+    /// How far this node's commit index trails the leader's as last heard (0 on the leader and
+    /// when no leader was heard in this term).
+    public var commitLag: UInt64
 }
 
 /// The leader's view of one follower.
@@ -121,6 +124,8 @@ public final class RawNode {
             progress: raft.role == .leader
                 ? raft.progress.filter { $0.key != raft.id }.mapValues {
                     PeerProgress(match: $0.match, next: $0.next, state: $0.state)
-                } : [:])
+                } : [:],
+            commitLag: raft.role == .leader || raft.leaderCommit <= raft.log.committed
+                ? 0 : raft.leaderCommit - raft.log.committed)
     }
 }

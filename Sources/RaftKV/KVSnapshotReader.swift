@@ -55,6 +55,9 @@ public final class KVSnapshotReader {
         try parseFrames()
     }
 
+    /// Decompressed bytes read so far (the snapshot's raw size once finished).
+    public var rawBytes: Int { consumedOffset }
+
     /// Declares the stream complete and returns the state it described.
     func finish() throws -> (pairs: [[UInt8]: [UInt8]], sessions: [UInt64: KVSession]) {
         do {

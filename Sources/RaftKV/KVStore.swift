@@ -21,6 +21,9 @@ public final class KVStore {
     /// The index of the last log entry applied (or restored from a snapshot).
     public private(set) var appliedIndex: UInt64 = 0
 
+    /// Uncompressed size of the last snapshot written or restored.
+    public private(set) var snapshotRawBytes: Int?
+
     public init() {}
 
     /// Number of keys.
@@ -121,9 +124,11 @@ public final class KVStore {
         var compressed: [UInt8] = []
         var crc = CRC32()
         var records: UInt64 = 0
+        var rawBytes = 0
         func add(_ record: KVSnapshotRecord) throws {
             let start = frames.writerIndex
             try codec.encodeFrame(record, into: &frames)
+            rawBytes += frames.writerIndex - start
             if case .trailer = record { return }
             records += 1
             frames.withUnsafeReadableBytes { all in
@@ -152,6 +157,7 @@ public final class KVStore {
         try drain(force: true)
         try deflater.finish(into: &compressed)
         try drain(force: true)
+        snapshotRawBytes = rawBytes
     }
 
     /// The whole snapshot as one byte array (convenience for small states and tests).
@@ -169,6 +175,7 @@ public final class KVStore {
         pairs = restoredPairs
         sessions = restoredSessions
         appliedIndex = index
+        snapshotRawBytes = reader.rawBytes
     }
 
     /// `restore(index:from:)` for a snapshot held in memory.

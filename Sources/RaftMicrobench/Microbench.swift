@@ -1,4 +1,4 @@
-/// `raft-microbench [codec|core|storage|all] [--dir PATH]`, or
+/// `raft-microbench [codec|core|storage|metrics|all] [--dir PATH]`, or
 /// `raft-microbench cluster --endpoints H:P,... [--clients N] [--seconds S]`: release-mode throughput figures for the
 /// README and issue notes. Not a test: the machine is shared and noisy, so
 /// compare ratios measured in one run.
@@ -19,8 +19,8 @@ struct Microbench {
             for line in await ClusterBenchmark.run(endpoints: endpoints, clients: clients, seconds: seconds) { print(line) }
             return
         }
-        guard ["codec", "core", "storage", "all"].contains(which) else {
-            print("usage: raft-microbench [codec|core|storage|all] [--dir PATH] | cluster --endpoints H:P,... [--clients N] [--seconds S]")
+        guard ["codec", "core", "storage", "metrics", "all"].contains(which) else {
+            print("usage: raft-microbench [codec|core|storage|metrics|all] [--dir PATH] | cluster --endpoints H:P,... [--clients N] [--seconds S]")
             return
         }
         #if DEBUG
@@ -35,6 +35,9 @@ struct Microbench {
             } catch {
                 print("core benchmark failed: \(error)")
             }
+        }
+        if which == "metrics" || which == "all" {
+            for line in MetricsBenchmark.run() { print(line) }
         }
         if which == "storage" || which == "all" {
             // Storage figures depend on the disk: measure on the one the data dir will use.

@@ -14,6 +14,10 @@ public struct RaftNodeStatus: Sendable, Hashable {
     public var appliedIndex: UInt64
     public var lastIndex: UInt64
     public var snapshotIndex: UInt64
+    /// The leader's commit index as last heard minus ours (0 on the leader).
+    public var commitLag: UInt64 = 0
+    /// On the leader: per follower, our last index minus its match index.
+    public var followerLag: [UInt64: UInt64] = [:]
 }
 
 /// One Raft member: the core (`RawNode`) driven by ticks, peer messages and proposals, with
@@ -33,14 +37,15 @@ public final class RaftNode<Machine: StateMachine>: Sendable {
     /// into `machine`) and starts ticking. Call on any thread; returns once running.
     public static func start(
         configuration: RaftNodeConfiguration, storage: any DurableStorage, machine: Machine,
-        sender: any MessageSender, eventLoop: any EventLoop, ioPool: NIOThreadPool, logger: Logger
+        sender: any MessageSender, eventLoop: any EventLoop, ioPool: NIOThreadPool, logger: Logger,
+        observer: any RaftNodeObserver = NoopNodeObserver()
     ) async throws -> RaftNode {
         let box = UncheckedTransfer((storage, machine))
         return try await eventLoop.submit {
             let (storage, machine) = box.value
             let driver = try Driver(
                 configuration: configuration, storage: storage, machine: machine, sender: sender,
-                eventLoop: eventLoop, ioPool: ioPool, logger: logger)
+                eventLoop: eventLoop, ioPool: ioPool, logger: logger, observer: observer)
             driver.startTicking()
             return RaftNode(id: configuration.id, eventLoop: eventLoop, driver: NIOLoopBound(driver, eventLoop: eventLoop))
         }.get()
@@ -112,6 +117,7 @@ final class Driver<Machine: StateMachine> {
     private struct Waiter {
         let term: UInt64
         let promise: EventLoopPromise<Machine.Result?>
+        let proposed: ContinuousClock.Instant
     }
 
     let rawNode: RawNode
@@ -121,6 +127,7 @@ final class Driver<Machine: StateMachine> {
     private let eventLoop: any EventLoop
     private let ioPool: NIOThreadPool
     private let logger: Logger
+    private let observer: any RaftNodeObserver
     private let snapshotEntries: UInt64
     private let keptAfterSnapshot: UInt64
     private let tickInterval: TimeAmount
@@ -140,7 +147,8 @@ final class Driver<Machine: StateMachine> {
 
     init(
         configuration: RaftNodeConfiguration, storage: any DurableStorage, machine: Machine,
-        sender: any MessageSender, eventLoop: any EventLoop, ioPool: NIOThreadPool, logger: Logger
+        sender: any MessageSender, eventLoop: any EventLoop, ioPool: NIOThreadPool, logger: Logger,
+        observer: any RaftNodeObserver
     ) throws {
         // A restart resumes from the snapshot: restore it, then the core re-applies the
         // committed entries after it.
@@ -156,6 +164,7 @@ final class Driver<Machine: StateMachine> {
         self.eventLoop = eventLoop
         self.ioPool = ioPool
         self.logger = logger
+        self.observer = observer
         self.snapshotEntries = configuration.snapshotEntries
         self.keptAfterSnapshot = configuration.entriesKeptAfterSnapshot
         self.tickInterval = configuration.tickInterval
@@ -183,7 +192,10 @@ final class Driver<Machine: StateMachine> {
     }
 
     func propose(_ data: [UInt8], promise: EventLoopPromise<Machine.Result?>) {
-        guard !stopped else { return promise.fail(RaftNodeError.stopped) }
+        guard !stopped else {
+            observer.proposalFailed()
+            return promise.fail(RaftNodeError.stopped)
+        }
         proposals.append((data, promise))
         drive()
     }
@@ -212,8 +224,9 @@ final class Driver<Machine: StateMachine> {
         for (data, promise) in proposals {
             do {
                 let index = try rawNode.propose(data)
-                waiters[index] = Waiter(term: rawNode.term, promise: promise)
+                waiters[index] = Waiter(term: rawNode.term, promise: promise, proposed: .now)
             } catch {
+                observer.proposalFailed()
                 promise.fail(RaftNodeError.notLeader(leaderID: rawNode.leaderID))
             }
         }
@@ -264,12 +277,15 @@ final class Driver<Machine: StateMachine> {
                 snapshotIndex = snapshot.metadata.index
                 logger.notice(
                     "installed a snapshot from the leader through index \(snapshot.metadata.index) (\(snapshot.data.count) bytes compressed)")
+                observer.snapshotInstalled(
+                    index: snapshot.metadata.index, compressedBytes: snapshot.data.count, rawBytes: machine.snapshotRawBytes)
             } catch {
                 return fail(error)
             }
             // Proposals the snapshot covers are unknowable here: their entries were applied by
             // others, and their results are not in the snapshot.
             for (index, waiter) in waiters where index <= snapshot.metadata.index {
+                observer.proposalFailed()
                 waiter.promise.fail(RaftNodeError.leadershipChanged)
                 waiters[index] = nil
             }
@@ -278,8 +294,10 @@ final class Driver<Machine: StateMachine> {
             let result = machine.apply(entry)
             if let waiter = waiters.removeValue(forKey: entry.index) {
                 if waiter.term == entry.term {
+                    observer.proposalCommitted(after: .now - waiter.proposed)
                     waiter.promise.succeed(result)
                 } else {
+                    observer.proposalFailed()
                     waiter.promise.fail(RaftNodeError.leadershipChanged)
                 }
             }
@@ -320,6 +338,8 @@ final class Driver<Machine: StateMachine> {
             switch result {
             case .success:
                 self.snapshotIndex = applied
+                self.observer.snapshotCreated(
+                    index: applied, compressedBytes: bytes.count, rawBytes: self.machine.snapshotRawBytes)
                 self.refreshStatus()
                 self.logger.info("snapshot at index \(applied) (\(bytes.count) bytes compressed), log compacted through \(compactTo)")
                 self.drive()
@@ -333,9 +353,15 @@ final class Driver<Machine: StateMachine> {
     private func refreshStatus() {
         guard !persisting else { return }
         let s = rawNode.status
-        status = RaftNodeStatus(
+        let new = RaftNodeStatus(
             id: s.id, role: s.role, term: s.term, leaderID: s.leaderID, commitIndex: s.commitIndex,
-            appliedIndex: s.appliedIndex, lastIndex: s.lastIndex, snapshotIndex: snapshotIndex)
+            appliedIndex: s.appliedIndex, lastIndex: s.lastIndex, snapshotIndex: snapshotIndex,
+            commitLag: s.commitLag,
+            followerLag: s.progress.mapValues { s.lastIndex > $0.match ? s.lastIndex - $0.match : 0 })
+        if new != status {
+            observer.statusChanged(from: status, to: new)
+            status = new
+        }
     }
 
     /// Storage failed: stop acknowledging anything (what is durable is unknown), tell waiters.
@@ -350,9 +376,15 @@ final class Driver<Machine: StateMachine> {
         stopped = true
         ticker?.cancel()
         ticker = nil
-        for (_, waiter) in waiters { waiter.promise.fail(reason) }
+        for (_, waiter) in waiters {
+            observer.proposalFailed()
+            waiter.promise.fail(reason)
+        }
         waiters.removeAll()
-        for (_, promise) in proposals { promise.fail(reason) }
+        for (_, promise) in proposals {
+            observer.proposalFailed()
+            promise.fail(reason)
+        }
         proposals.removeAll()
         inbox.removeAll()
     }

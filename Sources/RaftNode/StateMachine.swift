@@ -22,4 +22,12 @@ public protocol StateMachine: AnyObject, SendableMetatype {
     /// Replaces the state by the one the zlib stream `snapshot` holds, as of log index `index`.
     /// Must leave the state unchanged when it throws.
     func restore(index: UInt64, snapshot: [UInt8]) throws
+
+    /// The uncompressed size of the state as of the last snapshot written or restored, when the
+    /// machine knows it (reported as `raft_snapshot_bytes{form="raw"}`).
+    var snapshotRawBytes: Int? { get }
+}
+
+extension StateMachine {
+    public var snapshotRawBytes: Int? { nil }
 }

@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import RaftCore
 import RaftKV
+import RaftMetrics
 import RaftNode
 import RaftServer
 import RaftStorage
@@ -16,6 +17,7 @@ struct NodeService {
     let clusterID: String
     let peers: ClusterMap
     let clientListen: (host: String, port: Int)
+    let metricsListen: (host: String, port: Int)?
     let clientAddresses: [UInt64: String]
     let dataDir: String
     let configuration: RaftNodeConfiguration
@@ -26,6 +28,7 @@ struct NodeService {
         clusterID = command.clusterID
         peers = try command.parsedCluster()
         clientListen = try ClusterMap.address(command.clientListen)
+        metricsListen = command.metricsListen.isEmpty ? nil : try ClusterMap.address(command.metricsListen)
         var addresses: [UInt64: String] = [:]
         if let map = try command.parsedClientAddresses() {
             for member in map.ids { addresses[member] = map.string(member) }
@@ -44,6 +47,8 @@ struct NodeService {
     /// Runs until a signal or a storage failure; returns normally after a graceful stop.
     func runUntilSignalled() async throws {
         let storage = try DiskStorage(directory: dataDir, options: DiskStorageOptions(voters: peers.ids))
+        let metrics = RaftMetrics(id: id, clusterID: clusterID, peers: peers.ids)
+        storage.syncObserver = { metrics.walSynced(after: $0) }
         let report = storage.recoveryReport
         logger.info(
             "recovered \(dataDir): \(report.entries) entries in \(report.segments) segments, snapshot at \(report.snapshot?.index ?? 0), hard state term \(storage.hardState.term)")
@@ -57,7 +62,8 @@ struct NodeService {
             listenAddress: PeerAddress(host: peers.addresses[id]!.host, port: peers.addresses[id]!.port),
             peers: peers.addresses.filter { $0.key != id }.mapValues { PeerAddress(host: $0.host, port: $0.port) })
         transportConfiguration.requestTimeout = .milliseconds(Int64(configuration.electionTimeout.nanoseconds / 1_000_000))
-        let transport = PeerTransport(configuration: transportConfiguration, group: group, logger: logger)
+        let transport = PeerTransport(
+            configuration: transportConfiguration, group: group, logger: logger, observer: metrics)
         do {
             _ = try await transport.start()
         } catch {
@@ -66,11 +72,12 @@ struct NodeService {
         }
         let node = try await RaftNode.start(
             configuration: configuration, storage: storage, machine: KVStore(), sender: TransportSender(transport: transport),
-            eventLoop: group.next(), ioPool: pool, logger: logger)
+            eventLoop: group.next(), ioPool: pool, logger: logger, observer: metrics)
         let pump = Task {
             for await message in transport.inbound { node.receive(message) }
         }
-        let service = ClientService(node: node, clientAddresses: clientAddresses)
+        let service = ClientService(
+            node: node, clientAddresses: clientAddresses, onMalformedFrame: { metrics.malformedClientFrame() })
         let server: ClientServer
         do {
             server = try await ClientServer.start(
@@ -81,8 +88,22 @@ struct NodeService {
             try? storage.close()
             throw StartupError("cannot listen for clients on \(clientListen.host):\(clientListen.port): \(error)")
         }
+        var metricsServer: MetricsServer?
+        if let metricsListen {
+            do {
+                metricsServer = try await MetricsServer.start(
+                    host: metricsListen.host, port: metricsListen.port, metrics: metrics, group: group,
+                    health: { Self.health(of: node) })
+            } catch {
+                try? await server.close()
+                await node.stop()
+                await transport.shutdown()
+                try? storage.close()
+                throw StartupError("cannot serve metrics on \(metricsListen.host):\(metricsListen.port): \(error)")
+            }
+        }
         logger.notice(
-            "member \(id) of \(clusterID) serving: peers on \(transportConfiguration.listenAddress), clients on \(clientListen.host):\(clientListen.port)")
+            "member \(id) of \(clusterID) serving: peers on \(transportConfiguration.listenAddress), clients on \(clientListen.host):\(clientListen.port), metrics on \(metricsListen.map { "\($0.host):\($0.port)" } ?? "none")")
 
         let runner = NodeRunner(node: node, server: server, logger: logger)
         let group2 = ServiceGroup(
@@ -95,6 +116,7 @@ struct NodeService {
         }
         // Stopped: the client port is closed and the node has flushed; take down the rest.
         try? await server.close()
+        try? await metricsServer?.close()
         await node.stop()
         await transport.shutdown()
         pump.cancel()
@@ -107,6 +129,17 @@ struct NodeService {
         try? await group.shutdownGracefully()
         if let failure { throw failure }
         logger.notice("member \(id) stopped")
+    }
+}
+
+extension NodeService {
+    /// /healthz: healthy while the node runs and knows a leader.
+    static func health(of node: RaftNode<KVStore>) -> EventLoopFuture<(Bool, String)> {
+        node.status().map { status in
+            status.leaderID == 0
+                ? (false, "no leader known (term \(status.term), role \(status.role))")
+                : (true, "member \(status.id) is \(status.role), leader \(status.leaderID), term \(status.term)")
+        }
     }
 }
 

@@ -28,6 +28,9 @@ struct RaftNodeCommand: AsyncParsableCommand {
     @Option(help: "host:port of the client (key-value) port.")
     var clientListen = "127.0.0.1:7100"
 
+    @Option(help: "host:port of the Prometheus metrics page (GET /metrics, GET /healthz); none if not given.")
+    var metricsListen = ""
+
     @Option(help: "Client addresses of all members (1=host:port,...), so that followers can redirect clients to the leader.")
     var clientAddresses: String?
 
@@ -56,6 +59,13 @@ struct RaftNodeCommand: AsyncParsableCommand {
             _ = try ClusterMap.address(clientListen)
         } catch {
             throw ValidationError("--client-listen: \(error)")
+        }
+        if !metricsListen.isEmpty {
+            do {
+                _ = try ClusterMap.address(metricsListen)
+            } catch {
+                throw ValidationError("--metrics-listen: \(error)")
+            }
         }
         guard heartbeatMs > 0, electionTimeoutMs > heartbeatMs else {
             throw ValidationError("--heartbeat-ms must be positive and below --election-timeout-ms (\(heartbeatMs) vs \(electionTimeoutMs))")
@@ -134,7 +144,7 @@ struct RaftNodeCommand: AsyncParsableCommand {
     /// Appends `--name value` for every `RAFT_NAME` variable whose flag is not given.
     static func withEnvironmentDefaults(_ arguments: [String]) -> [String] {
         let names = [
-            "id", "cluster", "cluster-id", "client-listen", "client-addresses", "data-dir", "election-timeout-ms",
+            "id", "cluster", "cluster-id", "client-listen", "metrics-listen", "client-addresses", "data-dir", "election-timeout-ms",
             "heartbeat-ms", "snapshot-entries", "log-level",
         ]
         var result = arguments

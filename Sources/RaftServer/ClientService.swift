@@ -15,17 +15,27 @@ public final class ClientService: Sendable {
     public let clientAddresses: [UInt64: String]
     public let requestTimeout: TimeAmount
     private let counters = NIOLockedValueBox(ClientCounters())
+    private let onMalformedFrame: @Sendable () -> Void
 
-    public init(node: RaftNode<KVStore>, clientAddresses: [UInt64: String], requestTimeout: TimeAmount = .seconds(5)) {
+    /// `onMalformedFrame` is told of every rejected frame or request (for
+    /// `raft_malformed_frames_total{port="client"}`).
+    public init(
+        node: RaftNode<KVStore>, clientAddresses: [UInt64: String], requestTimeout: TimeAmount = .seconds(5),
+        onMalformedFrame: @escaping @Sendable () -> Void = {}
+    ) {
         self.node = node
         self.clientAddresses = clientAddresses
         self.requestTimeout = requestTimeout
+        self.onMalformedFrame = onMalformedFrame
     }
 
     /// Requests answered, by outcome, and frames rejected.
     public var stats: ClientCounters { counters.withLockedValue { $0 } }
 
-    func countMalformedFrame() { counters.withLockedValue { $0.malformedFrames += 1 } }
+    func countMalformedFrame() {
+        counters.withLockedValue { $0.malformedFrames += 1 }
+        onMalformedFrame()
+    }
 
     /// Answers one request; the future never fails (every failure is a `ClientResponse`).
     public func handle(_ request: ClientRequest) -> EventLoopFuture<ClientResponse> {

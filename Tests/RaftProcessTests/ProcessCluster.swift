@@ -22,6 +22,7 @@ final class ProcessCluster: @unchecked Sendable {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     let peerPorts: [Int]
     let clientPorts: [Int]
+    let metricsPorts: [Int]
     let snapshotEntries: Int
     private(set) var processes: [Int: Process] = [:]
     /// proxies[from][to]: the link from member `from` to member `to` (1-based ids).
@@ -39,6 +40,7 @@ final class ProcessCluster: @unchecked Sendable {
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         peerPorts = try Self.freePorts(size)
         clientPorts = try Self.freePorts(size)
+        metricsPorts = try Self.freePorts(size)
         if proxied {
             for from in 1...size {
                 for to in 1...size where to != from {
@@ -91,7 +93,7 @@ final class ProcessCluster: @unchecked Sendable {
         process.executableURL = Self.binaries.appendingPathComponent("raft-node")
         process.arguments = [
             "--id", "\(id)", "--cluster", clusterFlag(for: id), "--cluster-id", "process-test",
-            "--client-listen", endpoint(id),
+            "--client-listen", endpoint(id), "--metrics-listen", "127.0.0.1:\(metricsPorts[id - 1])",
             "--client-addresses", (1...size).map { "\($0)=\(endpoint($0))" }.joined(separator: ","),
             "--data-dir", root.appendingPathComponent("data\(id)").path,
             "--election-timeout-ms", "300", "--heartbeat-ms", "50",

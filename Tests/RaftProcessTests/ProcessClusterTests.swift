@@ -54,6 +54,9 @@ import Testing
         let follower = (1...3).first { $0 != leader }!
         #expect(try await cluster.terminate(follower) == 0)
         for i in 0..<300 { #expect(try await client.put(k("k\(i)"), k("v\(i)")).status == .ok) }
+        // Stay down past the transport's queue delay (2 s): appends queued for the dead member
+        // before the leader compacted would otherwise still arrive and catch it up with entries.
+        try await Task.sleep(for: .milliseconds(2_500))
         try cluster.start(follower)
         try await cluster.waitUntil("the follower caught up") {
             (try? await client.localGet(k("k299"), from: cluster.endpoint(follower)).value) == k("v299")

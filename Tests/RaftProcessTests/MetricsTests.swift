@@ -1,0 +1,172 @@
+import Foundation
+import RaftClient
+import RaftMessages
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The metrics page of real members, checked with Prometheus's own tools.
+@Suite(.serialized) struct MetricsTests {
+    private func k(_ s: String) -> [UInt8] { Array(s.utf8) }
+
+    @Test func everyPagePassesPromtoolAndTheMembersAgree() async throws {
+        let cluster = try await ProcessCluster()
+        let client = cluster.client()
+        let leader = try await cluster.leader()
+        for i in 0..<20 { #expect(try await client.put(k("k\(i)"), k("v")).status == .ok) }
+        let sentBefore = try cluster.metrics(leader).sum("raft_rpc_sent_total", [#"rpc="append_entries""#])
+        try await Task.sleep(for: .milliseconds(300))
+        var terms: Set<Double> = []
+        var leaders = 0
+        for id in 1...3 {
+            let page = try cluster.metrics(id)
+            let check = try run("/usr/bin/promtool", ["check", "metrics"], stdin: page.text)
+            #expect(check.status == 0, "promtool check metrics on member \(id): \(check.output)")
+            terms.insert(try #require(page["raft_term"]))
+            if page[#"raft_state{state="leader"}"#] == 1 { leaders += 1 }
+            #expect(page[#"raft_node_info{id="\#(id)",cluster="process-test",version="0.1.0"}"#] == 1)
+            #expect(page.sum("process_resident_memory_bytes") > 0)
+        }
+        #expect(terms.count == 1, "raft_term agrees: \(terms)")
+        #expect(leaders == 1)
+        let sentAfter = try cluster.metrics(leader).sum("raft_rpc_sent_total", [#"rpc="append_entries""#])
+        #expect(sentAfter > sentBefore, "heartbeats and appends keep raft_rpc_sent_total growing")
+        #expect(try cluster.metrics(leader).sum("raft_proposals_committed_total") >= 20)
+        #expect(try cluster.metrics(leader).sum("raft_commit_duration_seconds_count") >= 20)
+        // /healthz: 200 with a leader known.
+        #expect(try httpGet(port: cluster.metricsPorts[0], path: "/healthz").status == 200)
+        await client.close()
+        await cluster.shutdown()
+    }
+
+    @Test func electionsAndLeaderChangesAreCountedOnTheSurvivorsOfALeaderKill() async throws {
+        let cluster = try await ProcessCluster()
+        let client = cluster.client()
+        let leader = try await cluster.leader()
+        let survivors = (1...3).filter { $0 != leader }
+        var before: [Int: (elections: Double, changes: Double)] = [:]
+        for id in survivors {
+            let page = try cluster.metrics(id)
+            before[id] = (page.sum("raft_elections_started_total"), page.sum("raft_leader_changes_seen_total"))
+        }
+        cluster.kill9(leader)
+        #expect(try await client.put(k("after"), k("kill")).status == .ok)
+        _ = try await cluster.leader(among: survivors)
+        var elections = 0.0
+        for id in survivors {
+            let page = try cluster.metrics(id)
+            elections += page.sum("raft_elections_started_total") - before[id]!.elections
+            #expect(page.sum("raft_leader_changes_seen_total") > before[id]!.changes, "member \(id) saw the change")
+            #expect(page.sum("raft_rpc_failures_total", [#"peer="\#(leader)""#]) >= 0)
+        }
+        #expect(elections >= 1)
+        await client.close()
+        await cluster.shutdown()
+    }
+
+    @Test func aFollowerKeptBehindShowsLagUntilItCatchesUpThroughASnapshot() async throws {
+        let cluster = try await ProcessCluster(snapshotEntries: 50)
+        let client = cluster.client()
+        let leader = try await cluster.leader()
+        let follower = (1...3).first { $0 != leader }!
+        #expect(try await cluster.terminate(follower) == 0)
+        for i in 0..<150 { #expect(try await client.put(k("k\(i)"), k("v")).status == .ok) }
+        let behind = try cluster.metrics(leader)
+        #expect(behind[#"raft_follower_lag_entries{peer="\#(follower)"}"#] ?? 0 > 0, "the leader sees the lag")
+        #expect(behind.sum("raft_snapshots_created_total") >= 1)
+        #expect(behind[#"raft_snapshot_bytes{form="compressed"}"#] ?? 0 > 0)
+        #expect(behind[#"raft_snapshot_bytes{form="raw"}"#] ?? 0 > 0)
+        // Stay down past the transport's queue delay (2 s): appends queued for the dead member
+        // before the leader compacted would otherwise still arrive and catch it up with entries.
+        try await Task.sleep(for: .milliseconds(2_500))
+        try cluster.start(follower)
+        try await cluster.waitUntil("the leader sees the follower caught up") {
+            (try? cluster.metrics(leader)[#"raft_follower_lag_entries{peer="\#(follower)"}"#]) == 0
+        }
+        try await cluster.waitUntil("the follower counts the installed snapshot and no commit lag") {
+            guard let page = try? cluster.metrics(follower) else { return false }
+            return page.sum("raft_snapshots_installed_total") >= 1 && page["raft_commit_lag_entries"] == 0
+                && page["raft_apply_lag_entries"] == 0
+        }
+        await client.close()
+        await cluster.shutdown()
+    }
+
+    @Test func badFramesOnEitherPortAreCounted() async throws {
+        let cluster = try await ProcessCluster()
+        _ = try await cluster.leader()
+        for port in [cluster.clientPorts[0], cluster.peerPorts[0]] {
+            // A zero-length frame: a protocol error on both ports.
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = UInt16(port).bigEndian
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            let zero: [UInt8] = [0, 0, 0, 0]
+            _ = zero.withUnsafeBytes { send(fd, $0.baseAddress, 4, 0) }
+            var byte: UInt8 = 0
+            _ = recv(fd, &byte, 1, 0)  // returns when the node closes the connection
+            close(fd)
+        }
+        try await cluster.waitUntil("both ports counted their bad frame") {
+            let page = try cluster.metrics(1)
+            return page[#"raft_malformed_frames_total{port="client"}"#] == 1
+                && page[#"raft_malformed_frames_total{port="peer"}"#] == 1
+        }
+        await cluster.shutdown()
+    }
+
+    /// deploy/prometheus.yml's shape, pointed at this cluster: a real Prometheus scrapes it.
+    @Test func aRealPrometheusScrapesEveryMember() async throws {
+        let cluster = try await ProcessCluster()
+        _ = try await cluster.leader()
+        let port = try ProcessCluster.freePorts(1)[0]
+        let config = cluster.root.appendingPathComponent("prometheus.yml")
+        let targets = cluster.metricsPorts.map { "'127.0.0.1:\($0)'" }.joined(separator: ", ")
+        try """
+        global:
+          scrape_interval: 1s
+          evaluation_interval: 1s
+        scrape_configs:
+          - job_name: raft
+            static_configs:
+              - targets: [\(targets)]
+        """.write(to: config, atomically: true, encoding: .utf8)
+        let prometheus = Process()
+        prometheus.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
+        prometheus.arguments = [
+            "--config.file=\(config.path)", "--storage.tsdb.path=\(cluster.root.appendingPathComponent("tsdb").path)",
+            "--web.listen-address=127.0.0.1:\(port)",
+        ]
+        let log = cluster.root.appendingPathComponent("prometheus.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        prometheus.standardOutput = try FileHandle(forWritingTo: log)
+        prometheus.standardError = prometheus.standardOutput
+        try prometheus.run()
+        defer {
+            kill(prometheus.processIdentifier, SIGKILL)
+            prometheus.waitUntilExit()
+        }
+        func query(_ q: String) throws -> [[String: Any]] {
+            let encoded = q.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? q
+            let (status, body) = try httpGet(port: port, path: "/api/v1/query?query=\(encoded)")
+            guard status == 200, let json = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+                let data = json["data"] as? [String: Any], let result = data["result"] as? [[String: Any]]
+            else { return [] }
+            return result
+        }
+        try await cluster.waitUntil("Prometheus reports up = 1 for every member", seconds: 30) {
+            let up = (try? query("up{job=\"raft\"}")) ?? []
+            return up.count == 3 && up.allSatisfy { (($0["value"] as? [Any])?.last as? String) == "1" }
+        }
+        try await cluster.waitUntil("Prometheus has the raft_term series", seconds: 30) {
+            ((try? query("raft_term")) ?? []).count == 3
+        }
+        await cluster.shutdown()
+    }
+}
