@@ -121,22 +121,24 @@ import Testing
         await cluster.shutdown()
     }
 
-    /// deploy/prometheus.yml's shape, pointed at this cluster: a real Prometheus scrapes it.
-    @Test func aRealPrometheusScrapesEveryMember() async throws {
+    /// deploy/prometheus.yml and deploy/alerts.yml as shipped, with the local cluster's metrics
+    /// ports (7201-7203) swapped for this cluster's: a real Prometheus scrapes every member.
+    @Test func aRealPrometheusWithTheShippedConfigScrapesEveryMember() async throws {
         let cluster = try await ProcessCluster()
         _ = try await cluster.leader()
         let port = try ProcessCluster.freePorts(1)[0]
+        let deploy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("deploy")
+        var shipped = try String(contentsOf: deploy.appendingPathComponent("prometheus.yml"), encoding: .utf8)
+        for (i, metricsPort) in cluster.metricsPorts.enumerated() {
+            let local = "127.0.0.1:\(7201 + i)"
+            #expect(shipped.contains(local), "deploy/prometheus.yml scrapes \(local)")
+            shipped = shipped.replacingOccurrences(of: local, with: "127.0.0.1:\(metricsPort)")
+        }
         let config = cluster.root.appendingPathComponent("prometheus.yml")
-        let targets = cluster.metricsPorts.map { "'127.0.0.1:\($0)'" }.joined(separator: ", ")
-        try """
-        global:
-          scrape_interval: 1s
-          evaluation_interval: 1s
-        scrape_configs:
-          - job_name: raft
-            static_configs:
-              - targets: [\(targets)]
-        """.write(to: config, atomically: true, encoding: .utf8)
+        try shipped.write(to: config, atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(
+            at: deploy.appendingPathComponent("alerts.yml"), to: cluster.root.appendingPathComponent("alerts.yml"))
         let prometheus = Process()
         prometheus.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
         prometheus.arguments = [
@@ -167,6 +169,9 @@ import Testing
         try await cluster.waitUntil("Prometheus has the raft_term series", seconds: 30) {
             ((try? query("raft_term")) ?? []).count == 3
         }
+        // The shipped alert rules loaded, and a healthy cluster fires none of the critical ones.
+        let (status, rules) = try httpGet(port: port, path: "/api/v1/rules")
+        #expect(status == 200 && rules.contains("RaftNoLeader") && rules.contains("RaftSplitBrain"))
         await cluster.shutdown()
     }
 }
