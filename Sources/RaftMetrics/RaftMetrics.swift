@@ -213,6 +213,10 @@ extension RaftMetrics: RaftNodeObserver {
 
     public func snapshotInstalled(index: UInt64, compressedBytes: Int, rawBytes: Int?) {
         snapshotsInstalled.increment()
+        snapshotLoaded(index: index, compressedBytes: compressedBytes, rawBytes: rawBytes)
+    }
+
+    public func snapshotLoaded(index: UInt64, compressedBytes: Int, rawBytes: Int?) {
         snapshotCompressedBytes.set(to: Double(compressedBytes))
         if let rawBytes { snapshotRawBytes.set(to: Double(rawBytes)) }
     }

@@ -173,6 +173,10 @@ final class Driver<Machine: StateMachine> {
         self.status = RaftNodeStatus(
             id: configuration.id, role: .follower, term: 0, leaderID: 0, commitIndex: 0, appliedIndex: 0,
             lastIndex: 0, snapshotIndex: snapshot.metadata.index)
+        if !snapshot.isEmpty {
+            observer.snapshotLoaded(
+                index: snapshot.metadata.index, compressedBytes: snapshot.data.count, rawBytes: machine.snapshotRawBytes)
+        }
         refreshStatus()
     }
 

@@ -12,6 +12,8 @@ public protocol RaftNodeObserver: Sendable {
     func snapshotCreated(index: UInt64, compressedBytes: Int, rawBytes: Int?)
     /// This node installed a snapshot received from the leader.
     func snapshotInstalled(index: UInt64, compressedBytes: Int, rawBytes: Int?)
+    /// At start-up, the state machine was restored from the stored snapshot.
+    func snapshotLoaded(index: UInt64, compressedBytes: Int, rawBytes: Int?)
 }
 
 extension RaftNodeObserver {
@@ -20,6 +22,7 @@ extension RaftNodeObserver {
     public func proposalFailed() {}
     public func snapshotCreated(index: UInt64, compressedBytes: Int, rawBytes: Int?) {}
     public func snapshotInstalled(index: UInt64, compressedBytes: Int, rawBytes: Int?) {}
+    public func snapshotLoaded(index: UInt64, compressedBytes: Int, rawBytes: Int?) {}
 }
 
 /// Observes nothing.

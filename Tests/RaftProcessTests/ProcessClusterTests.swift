@@ -78,6 +78,13 @@ import Testing
         for id in 1...3 { try cluster.start(id) }
         _ = try await cluster.leader()
         for i in 0..<100 { #expect(try await client.get(k("k\(i)")).value == k("v\(i)")) }
+        // Each member restored its stored snapshot at start-up and reports its size.
+        for id in 1...3 {
+            let page = try cluster.metrics(id)
+            #expect(page["raft_snapshot_index"] ?? 0 >= 80)
+            #expect(page[#"raft_snapshot_bytes{form="compressed"}"#] ?? 0 > 0)
+            #expect(page[#"raft_snapshot_bytes{form="raw"}"#] ?? 0 > 0)
+        }
         await client.close()
         await cluster.shutdown()
     }
