@@ -78,33 +78,33 @@ public final class RaftMetrics: Sendable {
             descriptor: name("commit_lag_entries", "", "Leader's commit index as last heard minus this node's (0 on the leader)."))
         applyLag = r.makeGauge(descriptor: name("apply_lag_entries", "", "Commit index minus applied index."))
         let others = peers.filter { $0 != id }
-        followerLag = Dictionary(
-            uniqueKeysWithValues: others.map { peer in
-                (peer, r.makeGauge(
-                    descriptor: name("follower_lag_entries", "", "On the leader: last log index minus the peer's match index."),
-                    labels: [("peer", "\(peer)")]))
-            })
+        func perPeer<T>(_ make: (UInt64) -> T) -> [UInt64: T] {
+            Dictionary(uniqueKeysWithValues: others.map { ($0, make($0)) })
+        }
         func perRPC<T>(_ make: (RPCKind) -> T) -> [RPCKind: T] {
             Dictionary(uniqueKeysWithValues: RPCKind.allCases.map { ($0, make($0)) })
         }
+        followerLag = perPeer { peer in
+            r.makeGauge(
+                descriptor: name("follower_lag_entries", "", "On the leader: last log index minus the peer's match index."),
+                labels: [("peer", "\(peer)")])
+        }
         rpcSent = perRPC { rpc in
-            Dictionary(
-                uniqueKeysWithValues: others.map { peer in
-                    (peer, r.makeCounter(
-                        descriptor: name("rpc_sent", "total", "RPC requests sent."),
-                        labels: [("rpc", rpc.rawValue), ("peer", "\(peer)")]))
-                })
+            perPeer { peer in
+                r.makeCounter(
+                    descriptor: name("rpc_sent", "total", "RPC requests sent."),
+                    labels: [("rpc", rpc.rawValue), ("peer", "\(peer)")])
+            }
         }
         rpcReceived = perRPC { rpc in
             r.makeCounter(descriptor: name("rpc_received", "total", "RPC requests received."), labels: [("rpc", rpc.rawValue)])
         }
         rpcFailures = perRPC { rpc in
-            Dictionary(
-                uniqueKeysWithValues: others.map { peer in
-                    (peer, r.makeCounter(
-                        descriptor: name("rpc_failures", "total", "RPCs that got no answer: timeouts, lost connections, not sent."),
-                        labels: [("rpc", rpc.rawValue), ("peer", "\(peer)")]))
-                })
+            perPeer { peer in
+                r.makeCounter(
+                    descriptor: name("rpc_failures", "total", "RPCs that got no answer: timeouts, lost connections, not sent."),
+                    labels: [("rpc", rpc.rawValue), ("peer", "\(peer)")])
+            }
         }
         rpcDuration = perRPC { rpc in
             r.makeDurationHistogram(
@@ -126,17 +126,13 @@ public final class RaftMetrics: Sendable {
         walFsyncDuration = r.makeDurationHistogram(
             descriptor: name("wal_fsync_duration", "seconds", "Durable-write latency of the write-ahead log."),
             buckets: Self.durationBuckets)
-        peerBytesSent = Dictionary(
-            uniqueKeysWithValues: others.map { peer in
-                (peer, r.makeCounter(
-                    descriptor: name("peer_bytes_sent", "total", "Bytes sent to the peer."), labels: [("peer", "\(peer)")]))
-            })
-        peerBytesReceived = Dictionary(
-            uniqueKeysWithValues: others.map { peer in
-                (peer, r.makeCounter(
-                    descriptor: name("peer_bytes_received", "total", "Bytes received from the peer."),
-                    labels: [("peer", "\(peer)")]))
-            })
+        peerBytesSent = perPeer { peer in
+            r.makeCounter(descriptor: name("peer_bytes_sent", "total", "Bytes sent to the peer."), labels: [("peer", "\(peer)")])
+        }
+        peerBytesReceived = perPeer { peer in
+            r.makeCounter(
+                descriptor: name("peer_bytes_received", "total", "Bytes received from the peer."), labels: [("peer", "\(peer)")])
+        }
         malformedPeerFrames = r.makeCounter(
             descriptor: name("malformed_frames", "total", "Bad input rejected (connection closed)."), labels: [("port", "peer")])
         malformedClientFrames = r.makeCounter(
