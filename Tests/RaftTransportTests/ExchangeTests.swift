@@ -29,8 +29,13 @@ struct ExchangeTests {
                 node.send(appendRequest(from: node.id, prevLogIndex: node.id * 10 + peer.id), to: peer.id)
             }
         }
+        // Completions are counted by the transport as responses arrive; the test's consumer of
+        // `inbound` records the messages a moment later: wait for both.
         let allAnswered = try await eventually {
-            nodes.allSatisfy { $0.stats.rpcCompletions.values.reduce(0, +) == 4 }
+            nodes.allSatisfy { node in
+                node.stats.rpcCompletions.values.reduce(0, +) == 4
+                    && nodes.allSatisfy { $0.id == node.id || node.messages(from: $0.id).count == 4 }
+            }
         }
         #expect(allAnswered)
         for node in nodes {

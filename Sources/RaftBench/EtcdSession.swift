@@ -1,0 +1,173 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A worker's session with etcd through its v3 JSON gateway: one HTTP/1.1 keep-alive connection
+/// (requests may be pipelined; HTTP/1.1 answers come back in order). Writes are
+/// `POST /v3/kv/put`, reads `POST /v3/kv/range` (linearizable: etcd's default, serializable
+/// false). An etcd follower forwards a write to its leader, so any member can take it.
+final class EtcdSession: BenchSession {
+    let endpoint: String
+    private let channel: any Channel
+    private let host: String
+
+    private init(endpoint: String, host: String, channel: any Channel) {
+        self.endpoint = endpoint
+        self.host = host
+        self.channel = channel
+    }
+
+    static func connect(to endpoint: String, group: any EventLoopGroup) async throws -> EtcdSession {
+        let (host, port) = try splitEndpoint(endpoint)
+        let channel = try await ClientBootstrap(group: group)
+            .connectTimeout(.seconds(2))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(HTTPPipelineHandler())
+                }
+            }
+            .connect(host: host, port: port)
+            .get()
+        return EtcdSession(endpoint: endpoint, host: host, channel: channel)
+    }
+
+    func put(key: [UInt8], value: [UInt8]) async throws {
+        let body = "{\"key\":\"\(Base64.encode(key))\",\"value\":\"\(Base64.encode(value))\"}"
+        let (status, text) = try await post("/v3/kv/put", body: body)
+        guard status == .ok else { throw BenchFailure(description: "put: HTTP \(status.code) \(text.prefix(200))") }
+    }
+
+    func get(key: [UInt8]) async throws {
+        let body = "{\"key\":\"\(Base64.encode(key))\"}"
+        let (status, text) = try await post("/v3/kv/range", body: body)
+        guard status == .ok else { throw BenchFailure(description: "range: HTTP \(status.code) \(text.prefix(200))") }
+    }
+
+    /// `POST /v3/maintenance/status`: the JSON answer (member id and leader id inside).
+    func status() async throws -> String {
+        let (status, text) = try await post("/v3/maintenance/status", body: "{}")
+        guard status == .ok else { throw BenchFailure(description: "status: HTTP \(status.code) \(text.prefix(200))") }
+        return text
+    }
+
+    func post(_ path: String, body: String) async throws -> (HTTPResponseStatus, String) {
+        var buffer = channel.allocator.buffer(capacity: body.utf8.count)
+        buffer.writeString(body)
+        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path)
+        head.headers.add(name: "Host", value: host)
+        head.headers.add(name: "Content-Type", value: "application/json")
+        head.headers.add(name: "Content-Length", value: String(buffer.readableBytes))
+        let promise = channel.eventLoop.makePromise(of: HTTPPipelineHandler.Answer.self)
+        channel.writeAndFlush(HTTPPipelineHandler.Call(head: head, body: buffer, promise: promise), promise: nil)
+        let answer = try await promise.futureResult.get()
+        return (answer.status, answer.body)
+    }
+
+    func close() async {
+        try? await channel.close()
+    }
+}
+
+/// Sends calls as HTTP/1.1 requests and completes their promises in order with the answers.
+private final class HTTPPipelineHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = Call
+    typealias OutboundOut = HTTPClientRequestPart
+
+    struct Call: Sendable {
+        var head: HTTPRequestHead
+        var body: ByteBuffer
+        var promise: EventLoopPromise<Answer>
+    }
+
+    struct Answer: Sendable {
+        var status: HTTPResponseStatus
+        var body: String
+    }
+
+    private var waiting = CircularBuffer<EventLoopPromise<Answer>>()
+    private var status: HTTPResponseStatus = .ok
+    private var body = ""
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let call = Self.unwrapOutboundIn(data)
+        guard context.channel.isActive else {
+            call.promise.fail(ChannelError.ioOnClosedChannel)
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        waiting.append(call.promise)
+        context.write(Self.wrapOutboundOut(.head(call.head)), promise: nil)
+        context.write(Self.wrapOutboundOut(.body(.byteBuffer(call.body))), promise: nil)
+        context.write(Self.wrapOutboundOut(.end(nil)), promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch Self.unwrapInboundIn(data) {
+        case .head(let head):
+            status = head.status
+            body = ""
+        case .body(var buffer):
+            body += buffer.readString(length: buffer.readableBytes) ?? ""
+        case .end:
+            if let promise = waiting.popFirst() {
+                promise.succeed(Answer(status: status, body: body))
+            }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        failAll(ChannelError.eof)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        failAll(error)
+        context.close(promise: nil)
+    }
+
+    private func failAll(_ error: any Error) {
+        while let promise = waiting.popFirst() { promise.fail(error) }
+    }
+}
+
+func splitEndpoint(_ endpoint: String) throws -> (String, Int) {
+    var e = Substring(endpoint)
+    if e.hasPrefix("http://") { e = e.dropFirst(7) }
+    guard let colon = e.lastIndex(of: ":"), let port = Int(e[e.index(after: colon)...]) else {
+        throw BenchFailure(description: "bad endpoint '\(endpoint)': expected host:port")
+    }
+    var host = String(e[..<colon])
+    if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+    return (host, port)
+}
+
+/// Standard base64 (RFC 4648) with padding, as the gateway's JSON wants for bytes fields.
+enum Base64 {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    static func encode(_ bytes: [UInt8]) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var i = 0
+        while i + 3 <= bytes.count {
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+            out.append(alphabet[Int(n >> 18 & 63)])
+            out.append(alphabet[Int(n >> 12 & 63)])
+            out.append(alphabet[Int(n >> 6 & 63)])
+            out.append(alphabet[Int(n & 63)])
+            i += 3
+        }
+        let rest = bytes.count - i
+        if rest > 0 {
+            let n = UInt32(bytes[i]) << 16 | (rest == 2 ? UInt32(bytes[i + 1]) << 8 : 0)
+            out.append(alphabet[Int(n >> 18 & 63)])
+            out.append(alphabet[Int(n >> 12 & 63)])
+            out.append(rest == 2 ? alphabet[Int(n >> 6 & 63)] : UInt8(ascii: "="))
+            out.append(UInt8(ascii: "="))
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

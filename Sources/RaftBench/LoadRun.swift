@@ -1,0 +1,120 @@
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// Drives the sessions: `pipeline` tasks per session, each issuing one operation at a time,
+/// for a duration or a count of operations after a warmup; measures each completed operation.
+struct LoadRun: Sendable {
+    let sessions: [any BenchSession]
+    let pipeline: Int
+    let valueSize: Int
+    let keys: Int
+    let readRatio: Double
+    let warmup: Double
+    let duration: Double
+    let count: Int?
+    let progress: Bool
+
+    /// Counters shared by all tasks (progress line, count mode, first errors).
+    final class Shared: Sendable {
+        struct State {
+            var completed = 0
+            var errors = 0
+            var ticketsLeft: Int
+            var printedErrors = 0
+            var finishedAt: UInt64 = 0
+        }
+        let state: NIOLockedValueBox<State>
+        init(tickets: Int) { state = NIOLockedValueBox(State(ticketsLeft: tickets)) }
+    }
+
+    func run(target: String) async -> BenchSummary {
+        let now = monotonicNanoseconds
+        let begin = now()
+        let measureStart = begin + UInt64(warmup * 1e9)
+        let measureEnd: UInt64 = count == nil ? measureStart + UInt64(duration * 1e9) : .max
+        let shared = Shared(tickets: count ?? .max)
+        var value = [UInt8](repeating: 0, count: valueSize)
+        var generator = SystemRandomNumberGenerator()
+        for i in value.indices { value[i] = UInt8(ascii: "a") + UInt8(generator.next() % 26) }
+        let keyBytes: [[UInt8]] = (0..<keys).map { Array("bench-\(String(repeating: "0", count: max(0, 8 - String($0).count)))\($0)".utf8) }
+        let payload = value
+        let countMode = count != nil
+
+        let reporter: Task<Void, Never>? = progress ? Task {
+            var last = 0
+            var second = 0
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: 1_000_000_000)
+                if Task.isCancelled { break }
+                second += 1
+                let (done, errors) = shared.state.withLockedValue { ($0.completed, $0.errors) }
+                let phase = now() < measureStart ? " (warmup)" : ""
+                printErr("[\(second)s] \(done - last) ops/s, \(done) ops, \(errors) errors\(phase)")
+                last = done
+            }
+        } : nil
+
+        let stats = await withTaskGroup(of: LatencyStats.self) { tasks in
+            for session in sessions {
+                for _ in 0..<pipeline {
+                    tasks.addTask {
+                        var stats = LatencyStats()
+                        var rng = SystemRandomNumberGenerator()
+                        while true {
+                            let started = now()
+                            if started >= measureEnd { break }
+                            let measured = started >= measureStart
+                            if measured && countMode {
+                                let go = shared.state.withLockedValue { state -> Bool in
+                                    guard state.ticketsLeft > 0 else { return false }
+                                    state.ticketsLeft -= 1
+                                    return true
+                                }
+                                if !go { break }
+                            }
+                            let key = keyBytes[Int(rng.next() % UInt64(keyBytes.count))]
+                            let isRead = readRatio > 0 && (readRatio >= 1 || Double(rng.next() % 1_000_000) < readRatio * 1_000_000)
+                            do {
+                                if isRead {
+                                    try await session.get(key: key)
+                                } else {
+                                    try await session.put(key: key, value: payload)
+                                }
+                                let finished = now()
+                                if measured && finished <= measureEnd {
+                                    stats.record(microseconds: (finished - started) / 1000)
+                                }
+                                shared.state.withLockedValue {
+                                    $0.completed += 1
+                                    if finished > $0.finishedAt { $0.finishedAt = finished }
+                                }
+                            } catch {
+                                if measured { stats.recordError() }
+                                let show = shared.state.withLockedValue { state -> Bool in
+                                    state.errors += 1
+                                    state.printedErrors += 1
+                                    return state.printedErrors <= 5
+                                }
+                                if show { printErr("raft-bench: error: \(error)") }
+                                // Do not spin on a refused connection or a cluster without a leader.
+                                try? await Task.sleep(nanoseconds: 10_000_000)
+                            }
+                        }
+                        return stats
+                    }
+                }
+            }
+            var all = LatencyStats()
+            for await one in tasks { all.merge(one) }
+            return all
+        }
+        reporter?.cancel()
+        let end = countMode ? shared.state.withLockedValue { $0.finishedAt } : measureEnd
+        let seconds = end > measureStart ? Double(end - measureStart) / 1e9 : 0
+        return BenchSummary(
+            target: target, clients: sessions.count, pipeline: pipeline, readRatio: readRatio, valueSize: valueSize,
+            stats: stats, seconds: seconds)
+    }
+}
+
+@Sendable func monotonicNanoseconds() -> UInt64 { NIODeadline.now().uptimeNanoseconds }

@@ -1,0 +1,193 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// `raft-bench`: a load generator for the client port of swift-raft (DESIGN §3), which can drive
+/// etcd's v3 JSON gateway the same way so one tool measures both systems (issue 7).
+@main
+struct RaftBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "raft-bench",
+        abstract: "Durable-write and linearizable-read throughput and latency of swift-raft or etcd.",
+        discussion: """
+            Runs --clients workers, each with its own connection (and, for swift-raft, its own \
+            client id and write sequence) and --pipeline requests in flight, for --duration \
+            seconds or --count operations after --warmup seconds. Prints a progress line every \
+            second on runs longer than 3 s (stderr), then ops/s and p50/p99/p999 latency in \
+            microseconds, and one machine-readable line starting with RESULT.
+            """)
+
+    enum Target: String, ExpressibleByArgument, CaseIterable {
+        case swiftRaft = "swift-raft"
+        case etcd
+    }
+
+    enum EtcdRouting: String, ExpressibleByArgument, CaseIterable {
+        /// Every client talks to the etcd leader (found with /v3/maintenance/status).
+        case leader
+        /// Client i talks to endpoint i mod n.
+        case roundRobin = "round-robin"
+    }
+
+    @Option(help: "Comma-separated host:port list (swift-raft client ports or etcd client URLs).")
+    var endpoints: String = "127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103"
+
+    @Option(help: "System under test: swift-raft or etcd.")
+    var target: Target = .swiftRaft
+
+    @Option(help: "Concurrent clients (one connection each).")
+    var clients: Int = 1
+
+    @Option(help: "Bytes per value.")
+    var valueSize: Int = 256
+
+    @Option(help: "Number of distinct keys (chosen uniformly at random).")
+    var keys: Int = 1000
+
+    @Option(help: "Seconds to measure (after the warmup); ignored with --count.")
+    var duration: Double = 10
+
+    @Option(help: "Measure this many operations instead of a duration.")
+    var count: Int?
+
+    @Option(help: "Fraction of operations that are linearizable reads (0...1); the rest are puts.")
+    var readRatio: Double = 0
+
+    @Option(help: "Requests in flight per client (1 = one at a time).")
+    var pipeline: Int = 1
+
+    @Option(help: "Seconds of load before measuring starts.")
+    var warmup: Double = 1
+
+    @Option(help: "Event-loop threads of the load generator.")
+    var threads: Int = 2
+
+    @Option(help: "Per-operation timeout in seconds (swift-raft; retries included).")
+    var timeout: Int64 = 10
+
+    @Option(help: "etcd only: send to the leader, or spread clients round-robin over the endpoints.")
+    var etcdRouting: EtcdRouting = .leader
+
+    @Flag(help: "No progress lines.")
+    var quiet = false
+
+    func validate() throws {
+        guard clients >= 1 else { throw ValidationError("--clients must be at least 1") }
+        guard pipeline >= 1 else { throw ValidationError("--pipeline must be at least 1") }
+        guard valueSize >= 0 else { throw ValidationError("--value-size must not be negative") }
+        guard keys >= 1 else { throw ValidationError("--keys must be at least 1") }
+        guard (0...1).contains(readRatio) else { throw ValidationError("--read-ratio must be within 0...1") }
+        guard duration > 0 else { throw ValidationError("--duration must be positive") }
+        guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
+        if let count { guard count >= 1 else { throw ValidationError("--count must be at least 1") } }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard !endpointList.isEmpty else { throw ValidationError("--endpoints is empty") }
+    }
+
+    var endpointList: [String] {
+        endpoints.split(separator: ",").map { $0.trimmingCharacters() }.filter { !$0.isEmpty }
+    }
+
+    func run() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let sessions: [any BenchSession]
+        do {
+            sessions = try await openSessions(group: group)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        let summary = await LoadRun(
+            sessions: sessions, pipeline: pipeline, valueSize: valueSize, keys: keys, readRatio: readRatio,
+            warmup: warmup, duration: duration, count: count, progress: !quiet && (count != nil || duration > 3)
+        ).run(target: target.rawValue)
+        for session in sessions { await session.close() }
+        try? await group.shutdownGracefully()
+        print(summary.human)
+        print(summary.resultLine)
+        if summary.ops == 0 { throw ExitCode.failure }
+    }
+
+    private func openSessions(group: any EventLoopGroup) async throws -> [any BenchSession] {
+        let list = endpointList
+        switch target {
+        case .swiftRaft:
+            return (0..<clients).map { _ in SwiftRaftSession(endpoints: list, group: group, timeoutSeconds: timeout) }
+        case .etcd:
+            var chosen: [String]
+            if etcdRouting == .leader, let leader = await Self.etcdLeader(among: list, group: group) {
+                chosen = [leader]
+                if !quiet { printErr("raft-bench: etcd leader is \(leader)") }
+            } else {
+                chosen = list
+            }
+            var sessions: [any BenchSession] = []
+            for i in 0..<clients {
+                sessions.append(try await EtcdSession.connect(to: chosen[i % chosen.count], group: group))
+            }
+            return sessions
+        }
+    }
+
+    /// The endpoint whose `/v3/maintenance/status` says it is the leader (its member id equals
+    /// the leader id), if any answers so.
+    static func etcdLeader(among endpoints: [String], group: any EventLoopGroup) async -> String? {
+        for endpoint in endpoints {
+            guard let session = try? await EtcdSession.connect(to: endpoint, group: group) else { continue }
+            defer { Task { await session.close() } }
+            guard let json = try? await session.status() else { continue }
+            if let member = jsonString(json, field: "member_id"), let leader = jsonString(json, field: "leader"), member == leader {
+                return endpoint
+            }
+        }
+        return nil
+    }
+
+    /// The string value of the first `"field":"value"` in `json` (etcd's gateway quotes uint64s).
+    static func jsonString(_ json: String, field: String) -> String? {
+        let bytes = Array(json.utf8)
+        let needle = Array("\"\(field)\":\"".utf8)
+        guard bytes.count >= needle.count else { return nil }
+        for start in 0...(bytes.count - needle.count) where bytes[start..<(start + needle.count)].elementsEqual(needle) {
+            let valueStart = start + needle.count
+            guard let end = bytes[valueStart...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
+            return String(decoding: bytes[valueStart..<end], as: UTF8.self)
+        }
+        return nil
+    }
+}
+
+func printErr(_ line: String) {
+    var stderr = StandardError()
+    print(line, to: &stderr)
+}
+
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) {
+        var s = string
+        s.withUTF8 { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = writeStandardError(buffer.baseAddress! + offset, buffer.count - offset)
+                if n <= 0 { break }
+                offset += n
+            }
+        }
+    }
+}
+
+extension Substring {
+    func trimmingCharacters() -> String {
+        String(self.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}
+
+private func writeStandardError(_ pointer: UnsafePointer<UInt8>, _ count: Int) -> Int {
+    write(2, pointer, count)
+}
