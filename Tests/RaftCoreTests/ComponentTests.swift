@@ -88,4 +88,36 @@ import Testing
             try n.node.step(Message(from: 7, to: 1, body: .requestVoteResponse(RequestVoteResponse(term: 1, voteGranted: true))))
         }
     }
+
+    /// The commit lag a follower reports (the leader's commit index as last heard minus its
+    /// own) appears when it hears of commits its log cannot follow yet, and is 0 on the leader
+    /// and once the follower has caught up.
+    @Test func followerReportsItsCommitLagUntilItCatchesUp() throws {
+        let net = TestNetwork(3)
+        net.elect(1)
+        // Node 3 hears nothing while four entries commit on 1 and 2.
+        net.drop = { $0.to == 3 || $0.from == 3 }
+        for i in 0..<4 { try net[1].node.propose([UInt8(i)]) }
+        net.deliver()
+        let leaderCommit = net[1].node.commitIndex
+        #expect(net[1].node.status.commitLag == 0)
+        #expect(net[3].node.commitIndex < leaderCommit)
+        // A heartbeat tells node 3 the leader's commit index; its log cannot follow yet (its
+        // answer is dropped, so the leader does not send the missing entries).
+        let heartbeat = Message(
+            from: 1, to: 3,
+            body: .appendEntries(AppendEntriesRequest(
+                term: net[1].node.term, leaderID: 1, prevLogIndex: net[3].node.lastIndex,
+                prevLogTerm: net[3].raft.log.lastTerm, leaderCommit: leaderCommit)))
+        net[3].step(heartbeat)
+        _ = net[3].drain()
+        #expect(net[3].node.status.commitLag == leaderCommit - net[3].node.commitIndex)
+        #expect(net[3].node.status.commitLag > 0)
+        // Once the links heal, it catches up and the lag is gone.
+        net.drop = { _ in false }
+        net[1].tick(net[1].raft.config.heartbeatTick)
+        net.deliver()
+        #expect(net[3].node.commitIndex == leaderCommit)
+        #expect(net[3].node.status.commitLag == 0)
+    }
 }
