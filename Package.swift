@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "RaftClient", targets: ["RaftClient"]),
         .executable(name: "raft-node", targets: ["RaftNodeCommand"]),
         .executable(name: "raftctl", targets: ["RaftCtl"]),
+        .executable(name: "raft-bench", targets: ["RaftBench"]),
         .executable(name: "raft-microbench", targets: ["RaftMicrobench"]),
     ],
     dependencies: [
@@ -142,6 +143,18 @@ let package = Package(
             dependencies: [
                 "RaftClient", "RaftMessages",
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        // raft-bench: load generator for swift-raft's client port and etcd's v3 JSON gateway.
+        .executableTarget(
+            name: "RaftBench",
+            dependencies: [
+                "RaftClient", "RaftMessages", "RaftWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -59,7 +59,7 @@ struct RaftBench: AsyncParsableCommand {
     @Option(help: "Fraction of operations that are linearizable reads (0...1); the rest are puts.")
     var readRatio: Double = 0
 
-    @Option(help: "Requests in flight per client (1 = one at a time).")
+    @Option(help: "Requests in flight per client (1 = one at a time, through KVClient; above 1, swift-raft is driven over a lean in-order connection to the leader).")
     var pipeline: Int = 1
 
     @Option(help: "Seconds of load before measuring starts.")
@@ -118,7 +118,17 @@ struct RaftBench: AsyncParsableCommand {
         let list = endpointList
         switch target {
         case .swiftRaft:
-            return (0..<clients).map { _ in SwiftRaftSession(endpoints: list, group: group, timeoutSeconds: timeout) }
+            if pipeline == 1 {
+                return (0..<clients).map { _ in SwiftRaftSession(endpoints: list, group: group, timeoutSeconds: timeout) }
+            }
+            // Pipelined: lean in-order connections straight to the leader.
+            let leader = try await PipelinedRaftSession.findLeader(among: list, group: group)
+            if !quiet { printErr("raft-bench: swift-raft leader is \(leader)") }
+            var sessions: [any BenchSession] = []
+            for _ in 0..<clients {
+                sessions.append(try await PipelinedRaftSession.connect(to: leader, group: group))
+            }
+            return sessions
         case .etcd:
             var chosen: [String]
             if etcdRouting == .leader, let leader = await Self.etcdLeader(among: list, group: group) {

@@ -51,6 +51,14 @@ final class ProcessCluster: @unchecked Sendable {
         for id in 1...size { try start(id) }
     }
 
+    /// A test that throws before `shutdown()` must not leave members running: whatever is left
+    /// when the cluster is released is killed.
+    deinit {
+        for process in processes.values where process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+        }
+    }
+
     var endpoints: [String] { clientPorts.map { "127.0.0.1:\($0)" } }
     func endpoint(_ id: Int) -> String { endpoints[id - 1] }
     func logFile(_ id: Int) -> URL { root.appendingPathComponent("node\(id).log") }

@@ -1,0 +1,133 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import RaftClient
+import RaftMessages
+import RaftWire
+
+/// A worker's lean session with the swift-raft leader for `--pipeline D > 1`: one connection,
+/// one client id, and D requests in flight. A write's sequence number is reserved and its frame
+/// queued on the channel under one lock, so sequences reach the leader in order (a shared
+/// `KVClient` could send sequence n+1 before n, and the node would then refuse n as older
+/// than its last write). No redirects and no retries: a NOT_LEADER, TIMEOUT or lost connection
+/// counts as an error of the run.
+final class PipelinedRaftSession: BenchSession {
+    private let channel: any Channel
+    private let clientID = UInt64.random(in: 1...UInt64.max)
+    private let state: NIOLockedValueBox<State>
+    private let pending: NIOLockedValueBox<[UInt64: EventLoopPromise<ClientResponse>]>
+
+    private struct State {
+        var nextRequestID: UInt64 = 0
+        var sequence: UInt64 = 0
+    }
+
+    private init(channel: any Channel, pending: NIOLockedValueBox<[UInt64: EventLoopPromise<ClientResponse>]>) {
+        self.channel = channel
+        self.pending = pending
+        self.state = NIOLockedValueBox(State())
+    }
+
+    /// The client address of the member that calls itself leader, asked of each endpoint in turn.
+    static func findLeader(among endpoints: [String], group: any EventLoopGroup) async throws -> String {
+        let probe = KVClient(endpoints: endpoints, group: group, timeout: .seconds(2))
+        defer { Task { await probe.close() } }
+        for _ in 0..<50 {
+            for endpoint in endpoints {
+                if let status = try? await probe.status(of: endpoint), status.role == "leader" { return endpoint }
+            }
+            try await Task.sleep(nanoseconds: 100_000_000)
+        }
+        throw BenchFailure(description: "no member of \(endpoints.joined(separator: ",")) says it is the leader")
+    }
+
+    static func connect(to endpoint: String, group: any EventLoopGroup) async throws -> PipelinedRaftSession {
+        let (host, port) = try splitEndpoint(endpoint)
+        let pending = NIOLockedValueBox<[UInt64: EventLoopPromise<ClientResponse>]>([:])
+        let channel = try await ClientBootstrap(group: group)
+            .connectTimeout(.seconds(2))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LengthPrefixedFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(ResponseMatcher(pending: pending))
+                }
+            }
+            .connect(host: host, port: port)
+            .get()
+        return PipelinedRaftSession(channel: channel, pending: pending)
+    }
+
+    func put(key: [UInt8], value: [UInt8]) async throws {
+        let response = try await send(.put(key: key, value: value), isWrite: true)
+        guard response.status == .ok else { throw BenchFailure(description: "put: \(response.status) \(response.error)") }
+    }
+
+    func get(key: [UInt8]) async throws {
+        let response = try await send(.get(key: key), isWrite: false)
+        guard response.status == .ok || response.status == .notFound else {
+            throw BenchFailure(description: "get: \(response.status) \(response.error)")
+        }
+    }
+
+    private func send(_ operation: KVOperation, isWrite: Bool) async throws -> ClientResponse {
+        let promise = channel.eventLoop.makePromise(of: ClientResponse.self)
+        try state.withLockedValue { state in
+            state.nextRequestID += 1
+            let id = state.nextRequestID
+            var request = ClientRequest(requestID: id, operation: operation)
+            if isWrite {
+                state.sequence += 1
+                request.clientID = clientID
+                request.sequence = state.sequence
+            }
+            var buffer = channel.allocator.buffer(capacity: 64 + 16)
+            try WireCodec().encodeFrame(request, into: &buffer)
+            pending.withLockedValue { $0[id] = promise }
+            // Queued on the event loop in call order, so frames leave in sequence order.
+            channel.writeAndFlush(buffer).whenFailure { [pending] error in
+                pending.withLockedValue { $0.removeValue(forKey: id) }?.fail(error)
+            }
+        }
+        return try await promise.futureResult.get()
+    }
+
+    func close() async {
+        try? await channel.close()
+    }
+}
+
+/// Completes each pending promise with the answer that carries its request id; fails them all
+/// when the connection ends.
+private final class ResponseMatcher: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let pending: NIOLockedValueBox<[UInt64: EventLoopPromise<ClientResponse>]>
+    private let codec = WireCodec()
+
+    init(pending: NIOLockedValueBox<[UInt64: EventLoopPromise<ClientResponse>]>) {
+        self.pending = pending
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        do {
+            let response = try codec.decodeClientResponse(from: Self.unwrapInboundIn(data))
+            pending.withLockedValue { $0.removeValue(forKey: response.requestID) }?.succeed(response)
+        } catch {
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let all = pending.withLockedValue { pending in
+            defer { pending.removeAll() }
+            return Array(pending.values)
+        }
+        for promise in all { promise.fail(ChannelError.eof) }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
