@@ -50,7 +50,7 @@ final class PipelinedRaftSession: BenchSession {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LengthPrefixedFrameDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(ResponseMatcher(pending: pending))
+                    try channel.pipeline.syncOperations.addHandler(ClientResponseMatcher(endpoint: endpoint, pending: pending))
                 }
             }
             .connect(host: host, port: port)
@@ -94,40 +94,5 @@ final class PipelinedRaftSession: BenchSession {
 
     func close() async {
         try? await channel.close()
-    }
-}
-
-/// Completes each pending promise with the answer that carries its request id; fails them all
-/// when the connection ends.
-private final class ResponseMatcher: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-
-    private let pending: NIOLockedValueBox<[UInt64: EventLoopPromise<ClientResponse>]>
-    private let codec = WireCodec()
-
-    init(pending: NIOLockedValueBox<[UInt64: EventLoopPromise<ClientResponse>]>) {
-        self.pending = pending
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        do {
-            let response = try codec.decodeClientResponse(from: Self.unwrapInboundIn(data))
-            pending.withLockedValue { $0.removeValue(forKey: response.requestID) }?.succeed(response)
-        } catch {
-            context.close(promise: nil)
-        }
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        let all = pending.withLockedValue { pending in
-            defer { pending.removeAll() }
-            return Array(pending.values)
-        }
-        for promise in all { promise.fail(ChannelError.eof) }
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
     }
 }

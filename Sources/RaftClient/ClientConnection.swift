@@ -51,7 +51,7 @@ final class ClientConnection: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LengthPrefixedFrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(
-                        ResponseHandler(endpoint: endpoint, pending: pending))
+                        ClientResponseMatcher(endpoint: endpoint, pending: pending))
                 }
             }
             .connect(host: host, port: port)
@@ -85,20 +85,23 @@ final class ClientConnection: Sendable {
     }
 }
 
-/// Completes the promise of each answer; fails every pending one when the connection ends.
-private final class ResponseHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
+/// Matches answers on a client-port connection to their requests: completes the promise that
+/// waits under each answer's `request_id`, and fails every pending one when the connection ends.
+/// Used by `ClientConnection` and by other pipelining clients (raft-bench).
+public final class ClientResponseMatcher: ChannelInboundHandler {
+    public typealias InboundIn = ByteBuffer
 
     private let endpoint: String
     private let pending: NIOLockedValueBox<[UInt64: EventLoopPromise<ClientResponse>]>
     private let codec = WireCodec()
 
-    init(endpoint: String, pending: NIOLockedValueBox<[UInt64: EventLoopPromise<ClientResponse>]>) {
+    /// `pending`: request id → promise, shared with the code that sends the requests.
+    public init(endpoint: String, pending: NIOLockedValueBox<[UInt64: EventLoopPromise<ClientResponse>]>) {
         self.endpoint = endpoint
         self.pending = pending
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         do {
             let response = try codec.decodeClientResponse(from: Self.unwrapInboundIn(data))
             pending.withLockedValue { $0.removeValue(forKey: response.requestID) }?.succeed(response)
@@ -107,7 +110,7 @@ private final class ResponseHandler: ChannelInboundHandler {
         }
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    public func channelInactive(context: ChannelHandlerContext) {
         let all = pending.withLockedValue { pending in
             defer { pending.removeAll() }
             return pending.values
@@ -116,7 +119,7 @@ private final class ResponseHandler: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
     }
 }
