@@ -76,18 +76,8 @@ struct NodeService {
         let pump = Task {
             for await message in transport.inbound { node.receive(message) }
         }
-        let service = ClientService(
-            node: node, clientAddresses: clientAddresses, onMalformedFrame: { metrics.malformedClientFrame() })
-        let server: ClientServer
-        do {
-            server = try await ClientServer.start(
-                host: clientListen.host, port: clientListen.port, service: service, group: group, logger: logger)
-        } catch {
-            await node.stop()
-            await transport.shutdown()
-            try? storage.close()
-            throw StartupError("cannot listen for clients on \(clientListen.host):\(clientListen.port): \(error)")
-        }
+        // The metrics page comes up before the client port: once clients can reach this member,
+        // so can its monitoring.
         var metricsServer: MetricsServer?
         if let metricsListen {
             do {
@@ -95,12 +85,24 @@ struct NodeService {
                     host: metricsListen.host, port: metricsListen.port, metrics: metrics, group: group,
                     health: { Self.health(of: node) })
             } catch {
-                try? await server.close()
                 await node.stop()
                 await transport.shutdown()
                 try? storage.close()
                 throw StartupError("cannot serve metrics on \(metricsListen.host):\(metricsListen.port): \(error)")
             }
+        }
+        let service = ClientService(
+            node: node, clientAddresses: clientAddresses, onMalformedFrame: { metrics.malformedClientFrame() })
+        let server: ClientServer
+        do {
+            server = try await ClientServer.start(
+                host: clientListen.host, port: clientListen.port, service: service, group: group, logger: logger)
+        } catch {
+            try? await metricsServer?.close()
+            await node.stop()
+            await transport.shutdown()
+            try? storage.close()
+            throw StartupError("cannot listen for clients on \(clientListen.host):\(clientListen.port): \(error)")
         }
         logger.notice(
             "member \(id) of \(clusterID) serving: peers on \(transportConfiguration.listenAddress), clients on \(clientListen.host):\(clientListen.port), metrics on \(metricsListen.map { "\($0.host):\($0.port)" } ?? "none")")
