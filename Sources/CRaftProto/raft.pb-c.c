@@ -598,7 +598,7 @@ const ProtobufCMessageDescriptor raft__request_vote_response__descriptor =
   (ProtobufCMessageInit) raft__request_vote_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor raft__append_entries_request__field_descriptors[6] =
+static const ProtobufCFieldDescriptor raft__append_entries_request__field_descriptors[7] =
 {
   {
     "term",
@@ -672,6 +672,18 @@ static const ProtobufCFieldDescriptor raft__append_entries_request__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "read_round",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raft__AppendEntriesRequest, read_round),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raft__append_entries_request__field_indices_by_name[] = {
   4,   /* field[4] = entries */
@@ -679,12 +691,13 @@ static const unsigned raft__append_entries_request__field_indices_by_name[] = {
   1,   /* field[1] = leader_id */
   2,   /* field[2] = prev_log_index */
   3,   /* field[3] = prev_log_term */
+  6,   /* field[6] = read_round */
   0,   /* field[0] = term */
 };
 static const ProtobufCIntRange raft__append_entries_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor raft__append_entries_request__descriptor =
 {
@@ -694,14 +707,14 @@ const ProtobufCMessageDescriptor raft__append_entries_request__descriptor =
   "Raft__AppendEntriesRequest",
   "raft",
   sizeof(Raft__AppendEntriesRequest),
-  6,
+  7,
   raft__append_entries_request__field_descriptors,
   raft__append_entries_request__field_indices_by_name,
   1,  raft__append_entries_request__number_ranges,
   (ProtobufCMessageInit) raft__append_entries_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor raft__append_entries_response__field_descriptors[6] =
+static const ProtobufCFieldDescriptor raft__append_entries_response__field_descriptors[7] =
 {
   {
     "term",
@@ -775,19 +788,32 @@ static const ProtobufCFieldDescriptor raft__append_entries_response__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "read_round",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raft__AppendEntriesResponse, read_round),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raft__append_entries_response__field_indices_by_name[] = {
   3,   /* field[3] = conflict_index */
   4,   /* field[4] = conflict_term */
   2,   /* field[2] = match_index */
   5,   /* field[5] = prev_log_index */
+  6,   /* field[6] = read_round */
   1,   /* field[1] = success */
   0,   /* field[0] = term */
 };
 static const ProtobufCIntRange raft__append_entries_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor raft__append_entries_response__descriptor =
 {
@@ -797,7 +823,7 @@ const ProtobufCMessageDescriptor raft__append_entries_response__descriptor =
   "Raft__AppendEntriesResponse",
   "raft",
   sizeof(Raft__AppendEntriesResponse),
-  6,
+  7,
   raft__append_entries_response__field_descriptors,
   raft__append_entries_response__field_indices_by_name,
   1,  raft__append_entries_response__number_ranges,

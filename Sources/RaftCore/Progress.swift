@@ -24,6 +24,8 @@ struct Progress {
     var recentActive = false
     /// In snapshot state: the transfer in progress.
     var snapshotTransfer: SnapshotTransfer?
+    /// The latest ReadIndex round the follower answered (thesis §6.4).
+    var readRound: UInt64 = 0
 
     init(next: UInt64, maxInflight: Int) {
         match = 0

@@ -49,6 +49,8 @@ final class Raft {
     /// The commit index the current leader last announced (a follower's view, for the commit
     /// lag it reports; 0 when no leader was heard in this term).
     var leaderCommit: UInt64 = 0
+    /// Leader only: linearizable reads (thesis §6.4 ReadIndex) in flight.
+    var reads = ReadIndexQueue()
 
     var electionTimeout: Int { config.electionTick }
     var heartbeatTimeout: Int { config.heartbeatTick }
@@ -102,11 +104,13 @@ final class Raft {
         resetRandomizedElectionTimeout()
         votes = [:]
         pendingBroadcast = false
+        reads = ReadIndexQueue()
         progress = [:]
         let last = log.lastIndex
         for voter in voters.voters {
             var pr = Progress(next: last + 1, maxInflight: config.maxInflightMsgs)
-            if voter == id { pr.match = last }
+            // Our own acknowledgement counts only what is durable (thesis §10.2.1).
+            if voter == id { pr.match = min(last, log.unstable.offset - 1) }
             progress[voter] = pr
         }
     }
@@ -389,8 +393,15 @@ final class Raft {
             entries[i].term = term
         }
         log.append(entries)
-        _ = progress[id]?.maybeUpdate(log.lastIndex)
-        _ = maybeCommit()
+    }
+
+    /// Thesis §10.2.1: the leader sends its entries before writing them, so its own copy counts
+    /// toward a majority only once the driver has made it durable (`RawNode.advance`).
+    func persisted(through index: UInt64, term entryTerm: UInt64) {
+        guard role == .leader, log.term(index) == entryTerm, progress[id]?.maybeUpdate(index) == true else { return }
+        if maybeCommit() {
+            bcastAppend(sendIfEmpty: true)
+        }
     }
 
     /// Sends the entries proposed since the last broadcast.
@@ -400,6 +411,44 @@ final class Raft {
         if role == .leader { bcastAppend(sendIfEmpty: false) }
     }
 
+    // MARK: Linearizable reads (thesis §6.4)
+
+    /// ReadIndex: a read may be served once this node's state machine has applied the commit
+    /// index it had when the read arrived, provided it was still leader at that moment. The
+    /// answer comes back as a `ReadState` in a later `Ready`; reads still pending when this node
+    /// stops leading are dropped (the driver fails them).
+    func readIndex(_ requestID: UInt64) throws {
+        guard role == .leader else { throw RaftError.notLeader(leaderID: lead) }
+        // Step 1: until an entry of its own term commits, the leader may not know the latest
+        // commit index (Leader Completeness guarantees the entries, not the index).
+        if log.term(log.committed) != term {
+            reads.awaitCommit(requestID)
+            return
+        }
+        startRead(requestID)
+    }
+
+    /// Steps 2–3: record the commit index; a majority must answer a request sent after now.
+    private func startRead(_ requestID: UInt64) {
+        if voters.voters.count == 1 {
+            reads.ready.append(ReadState(requestID: requestID, index: log.committed))
+        } else {
+            reads.enqueue(requestID, index: log.committed)
+        }
+    }
+
+    /// Sends one heartbeat round for every read that arrived since the last round, so a batch of
+    /// reads costs one round trip.
+    func flushReads() {
+        guard role == .leader, reads.startRound() else { return }
+        for peer in peers { sendHeartbeat(to: peer) }
+    }
+
+    private func releaseConfirmedReads() {
+        let confirmed = voters.committedIndex { $0 == id ? reads.round : progress[$0]?.readRound ?? 0 }
+        reads.release(confirmedRound: confirmed)
+    }
+
     // MARK: Leader replication
 
     /// §5.3 / Figure 2, Leaders: "If there exists an N such that N > commitIndex, a majority of
@@ -407,7 +456,10 @@ final class Raft {
     /// §5.4.2 (Figure 8): entries of earlier terms commit only indirectly.
     private func maybeCommit() -> Bool {
         let index = voters.committedIndex { progress[$0]?.match ?? 0 }
-        return log.maybeCommit(index, term: term)
+        guard log.maybeCommit(index, term: term) else { return false }
+        // The first commit of this term lets the reads that waited for it start (§6.4 step 1).
+        for requestID in reads.committedInTerm() { startRead(requestID) }
+        return true
     }
 
     private func bcastAppend(sendIfEmpty: Bool) {
@@ -437,7 +489,7 @@ final class Raft {
         if entries.isEmpty && !sendIfEmpty { return false }
         let request = AppendEntriesRequest(
             term: term, leaderID: id, prevLogIndex: prevIndex, prevLogTerm: prevTerm, entries: entries,
-            leaderCommit: log.committed)
+            leaderCommit: log.committed, readRound: reads.round)
         send(.appendEntries(request), to: peer)
         pr.sentEntries(count: entries.count, lastIndex: entries.last?.index ?? prevIndex)
         progress[peer] = pr
@@ -455,19 +507,31 @@ final class Raft {
                 progress[peer] = pr
                 sendSnapshotChunks(to: peer)
             }
-            var prevIndex = min(pr.match, log.lastIndex)
-            var prevTerm: UInt64 = 0
-            if let t = log.term(prevIndex) { prevTerm = t } else { prevIndex = 0 }
-            let request = AppendEntriesRequest(
-                term: term, leaderID: id, prevLogIndex: prevIndex, prevLogTerm: prevTerm, entries: [],
-                leaderCommit: log.committed)
-            send(.appendEntries(request), to: peer)
+            sendHeartbeat(to: peer)
         }
+    }
+
+    private func sendHeartbeat(to peer: UInt64) {
+        guard let pr = progress[peer] else { return }
+        var prevIndex = min(pr.match, log.lastIndex)
+        var prevTerm: UInt64 = 0
+        if let t = log.term(prevIndex) { prevTerm = t } else { prevIndex = 0 }
+        let request = AppendEntriesRequest(
+            term: term, leaderID: id, prevLogIndex: prevIndex, prevLogTerm: prevTerm, entries: [],
+            leaderCommit: log.committed, readRound: reads.round)
+        send(.appendEntries(request), to: peer)
     }
 
     private func handleAppendEntriesResponse(from peer: UInt64, _ response: AppendEntriesResponse) {
         guard var pr = progress[peer] else { return }
         pr.recentActive = true
+        if response.readRound > pr.readRound {
+            // Any answer at our term, success or rejection, shows the follower still took us
+            // for leader when it handled a request of that round (§6.4 step 3).
+            pr.readRound = response.readRound
+            progress[peer] = pr
+            releaseConfirmedReads()
+        }
         guard response.success else {
             progress[peer] = pr
             handleRejection(from: peer, response)
@@ -645,13 +709,14 @@ final class Raft {
         }
         let response = AppendEntriesResponse(
             term: term, success: false, matchIndex: 0, conflictIndex: conflictIndex, conflictTerm: conflictTerm,
-            prevLogIndex: request.prevLogIndex)
+            prevLogIndex: request.prevLogIndex, readRound: request.readRound)
         send(.appendEntriesResponse(response), to: leader)
     }
 
     private func respondAppend(to leader: UInt64, _ request: AppendEntriesRequest, success: Bool, matchIndex: UInt64) {
         let response = AppendEntriesResponse(
-            term: term, success: success, matchIndex: matchIndex, prevLogIndex: request.prevLogIndex)
+            term: term, success: success, matchIndex: matchIndex, prevLogIndex: request.prevLogIndex,
+            readRound: request.readRound)
         send(.appendEntriesResponse(response), to: leader)
     }
 

@@ -60,6 +60,15 @@ public final class RawNode {
         try raft.propose(data)
     }
 
+    /// Asks for a linearizable read (thesis §6.4 ReadIndex). On the leader, a later `Ready`
+    /// carries a `ReadState` with `requestID` once leadership is confirmed; answer the read from
+    /// the state machine after applying through its `index`. Throws `RaftError.notLeader` on
+    /// other nodes. A read is silently dropped if this node stops leading before confirming it:
+    /// drivers fail reads still waiting when the term or role changes.
+    public func readIndex(_ requestID: UInt64) throws {
+        try raft.readIndex(requestID)
+    }
+
     /// Feeds a message received from a peer.
     public func step(_ message: Message) throws {
         guard message.to == raft.id else { throw RaftError.unknownPeer(message.to) }
@@ -70,6 +79,7 @@ public final class RawNode {
     /// True when `ready()` has something to do.
     public var hasReady: Bool {
         if raft.pendingBroadcast || !raft.msgs.isEmpty { return true }
+        if raft.reads.roundWanted || !raft.reads.ready.isEmpty { return true }
         if raft.hardState != prevHardState { return true }
         if raft.log.unstable.snapshot != nil || !raft.log.unstableEntries.isEmpty { return true }
         return raft.log.hasNextCommittedEntries
@@ -78,6 +88,7 @@ public final class RawNode {
     /// Collects what must be persisted, sent and applied. See `Ready` for the order.
     public func ready() -> Ready {
         raft.flushProposals()
+        raft.flushReads()
         let hardState = raft.hardState
         let changed = hardState != prevHardState
         let entries = raft.log.unstableEntries
@@ -85,10 +96,23 @@ public final class RawNode {
         let mustSync =
             !entries.isEmpty || snapshot != nil || hardState.term != prevHardState.term
             || hardState.vote != prevHardState.vote
+        // Thesis §10.2.1: the leader's replication requests do not depend on its own disk, so
+        // they may leave before the write; every answer (and a vote request, whose self-vote must
+        // be durable first) waits for it.
+        var now: [Message] = []
+        var afterPersist: [Message] = []
+        for message in raft.msgs {
+            switch message.body {
+            case .appendEntries, .installSnapshot: now.append(message)
+            default: afterPersist.append(message)
+            }
+        }
         let ready = Ready(
             hardState: changed ? hardState : nil, entries: entries, snapshot: snapshot,
-            committedEntries: raft.log.nextCommittedEntries(maxSize: raft.config.maxCommittedSizePerReady), messages: raft.msgs, mustSync: mustSync)
+            committedEntries: raft.log.nextCommittedEntries(maxSize: raft.config.maxCommittedSizePerReady),
+            messages: now, messagesAfterPersist: afterPersist, readStates: raft.reads.ready, mustSync: mustSync)
         raft.msgs = []
+        raft.reads.ready = []
         return ready
     }
 
@@ -96,7 +120,10 @@ public final class RawNode {
     /// committed entries applied.
     public func advance(_ ready: Ready) {
         if let hardState = ready.hardState { prevHardState = hardState }
-        if let last = ready.entries.last { raft.log.stableTo(index: last.index, term: last.term) }
+        if let last = ready.entries.last {
+            raft.log.stableTo(index: last.index, term: last.term)
+            raft.persisted(through: last.index, term: last.term)
+        }
         if let snapshot = ready.snapshot {
             raft.log.stableSnapshotTo(snapshot.metadata.index)
             raft.log.applied(to: snapshot.metadata.index)
@@ -115,6 +142,8 @@ public final class RawNode {
     public var firstIndex: UInt64 { raft.log.firstIndex }
     public var lastIndex: UInt64 { raft.log.lastIndex }
     public var voters: [UInt64] { raft.voters.voters }
+    /// Reads handed to `readIndex(_:)` and not yet confirmed or dropped.
+    public var hasPendingReads: Bool { !raft.reads.isEmpty }
 
     public var status: Status {
         Status(

@@ -3,13 +3,16 @@ import RaftMessages
 /// Everything the core wants done, handed to the driver by `RawNode.ready()` (etcd's `Ready`).
 ///
 /// The driver must process it in this order, then call `RawNode.advance(_:)`:
+/// 0. Send `messages` — they may go before or while step 1 runs (thesis §10.2.1).
 /// 1. Persist durably: `snapshot` (if any) first, then `entries` (replacing any stored entries
 ///    from `entries[0].index` on), then `hardState` (if not nil). Sync before going on when
 ///    `mustSync` is true. This is Figure 2's "updated on stable storage before responding to
 ///    RPCs": a vote or an acknowledgement must never outlive a crash that lost its cause.
-/// 2. Send `messages` (in any order; they may be lost or reordered by the network).
-/// 3. Restore `snapshot` into the state machine, then apply `committedEntries` in order.
-/// 4. Call `advance` with this same value.
+/// 2. Send `messagesAfterPersist` (in any order; the network may lose or reorder them).
+/// 3. Restore `snapshot` into the state machine, then apply `committedEntries` in order; answer
+///    each of `readStates` once the applied index reaches its `index`.
+/// 4. Call `advance` with this same value. The leader counts its own copy of `entries` toward
+///    a majority only from here on.
 ///
 /// Between `ready()` and `advance(_:)` no other call may be made on the node.
 public struct Ready: Sendable {
@@ -22,13 +25,19 @@ public struct Ready: Sendable {
     /// Committed entries to apply to the state machine (they may include entries of `entries`:
     /// they are applied only after being persisted in step 1).
     public var committedEntries: [LogEntry]
-    /// Messages to send once step 1 is durable.
+    /// The leader's AppendEntries and InstallSnapshot requests: they do not depend on this
+    /// node's disk, so they may be sent at once, in parallel with step 1.
     public var messages: [Message]
+    /// Messages to send once step 1 is durable: every response, and vote requests.
+    public var messagesAfterPersist: [Message]
+    /// Linearizable reads confirmed by a majority (thesis §6.4).
+    public var readStates: [ReadState]
     /// The persisted writes of step 1 must be synced before step 2 (term, vote or log changed).
     public var mustSync: Bool
 
     /// True when there is nothing to do.
     public var isEmpty: Bool {
         hardState == nil && entries.isEmpty && snapshot == nil && committedEntries.isEmpty && messages.isEmpty
+            && messagesAfterPersist.isEmpty && readStates.isEmpty
     }
 }

@@ -16,7 +16,7 @@ public enum StorageError: Error, Sendable, Hashable {
 /// The read-only view of stable storage the core uses (etcd's `Storage` contract).
 ///
 /// The core never writes through this protocol: the driver persists what `Ready` hands it
-/// (`hardState`, `entries`, `snapshot`) *before* it sends `Ready.messages`, then calls
+/// (`hardState`, `entries`, `snapshot`) *before* it sends `Ready.messagesAfterPersist`, then calls
 /// `RawNode.advance`. From then on the storage must answer for those entries.
 ///
 /// Indices: the storage holds a snapshot through `firstIndex() - 1` (possibly the empty snapshot

@@ -52,12 +52,13 @@ extension RaftMessage {
             return ProtoSize.uint(m.term) + ProtoSize.bool(m.voteGranted) + ProtoSize.bool(m.preVote)
         case .appendEntries(let m):
             var size = ProtoSize.uint(m.term) + ProtoSize.uint(m.leaderID) + ProtoSize.uint(m.prevLogIndex)
-                + ProtoSize.uint(m.prevLogTerm) + ProtoSize.uint(m.leaderCommit)
+                + ProtoSize.uint(m.prevLogTerm) + ProtoSize.uint(m.leaderCommit) + ProtoSize.uint(m.readRound)
             for entry in m.entries { size += ProtoSize.embedded(entry.wireSize) }
             return size
         case .appendEntriesResponse(let m):
             return ProtoSize.uint(m.term) + ProtoSize.bool(m.success) + ProtoSize.uint(m.matchIndex)
                 + ProtoSize.uint(m.conflictIndex) + ProtoSize.uint(m.conflictTerm) + ProtoSize.uint(m.prevLogIndex)
+                + ProtoSize.uint(m.readRound)
         case .installSnapshot(let m):
             return ProtoSize.uint(m.term) + ProtoSize.uint(m.leaderID) + ProtoSize.uint(m.lastIncludedIndex)
                 + ProtoSize.uint(m.lastIncludedTerm) + ProtoSize.uint(m.offset) + ProtoSize.bytes(m.data.count)

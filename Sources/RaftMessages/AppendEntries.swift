@@ -8,10 +8,12 @@ public struct AppendEntriesRequest: Sendable, Hashable {
     public var prevLogTerm: UInt64
     public var entries: [LogEntry]
     public var leaderCommit: UInt64
+    /// The leader's latest ReadIndex round (thesis §6.4), echoed by the follower.
+    public var readRound: UInt64
 
     public init(
         term: UInt64, leaderID: UInt64, prevLogIndex: UInt64, prevLogTerm: UInt64,
-        entries: [LogEntry] = [], leaderCommit: UInt64
+        entries: [LogEntry] = [], leaderCommit: UInt64, readRound: UInt64 = 0
     ) {
         self.term = term
         self.leaderID = leaderID
@@ -19,6 +21,7 @@ public struct AppendEntriesRequest: Sendable, Hashable {
         self.prevLogTerm = prevLogTerm
         self.entries = entries
         self.leaderCommit = leaderCommit
+        self.readRound = readRound
     }
 }
 
@@ -35,10 +38,12 @@ public struct AppendEntriesResponse: Sendable, Hashable {
     public var conflictTerm: UInt64
     /// Echo of the request's `prevLogIndex`, to spot stale rejections.
     public var prevLogIndex: UInt64
+    /// Echo of the request's `readRound`: confirms the leader's leadership as of that round.
+    public var readRound: UInt64
 
     public init(
         term: UInt64, success: Bool, matchIndex: UInt64 = 0, conflictIndex: UInt64 = 0,
-        conflictTerm: UInt64 = 0, prevLogIndex: UInt64 = 0
+        conflictTerm: UInt64 = 0, prevLogIndex: UInt64 = 0, readRound: UInt64 = 0
     ) {
         self.term = term
         self.success = success
@@ -46,5 +51,6 @@ public struct AppendEntriesResponse: Sendable, Hashable {
         self.conflictIndex = conflictIndex
         self.conflictTerm = conflictTerm
         self.prevLogIndex = prevLogIndex
+        self.readRound = readRound
     }
 }

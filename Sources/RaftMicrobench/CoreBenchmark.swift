@@ -63,7 +63,7 @@ enum CoreBenchmark {
                 if let snapshot = ready.snapshot { try member.storage.applySnapshot(snapshot) }
                 try member.storage.append(ready.entries)
                 if let hardState = ready.hardState { member.storage.setHardState(hardState) }
-                inbox.append(contentsOf: ready.messages)
+                inbox.append(contentsOf: ready.messages + ready.messagesAfterPersist)
                 member.node.advance(ready)
             }
             let delivering = inbox

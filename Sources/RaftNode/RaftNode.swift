@@ -71,6 +71,24 @@ public final class RaftNode<Machine: StateMachine>: Sendable {
         return promise.futureResult
     }
 
+    /// Runs `body` on the node's loop with the state machine once it reflects every write
+    /// acknowledged before this call: a linearizable read served by ReadIndex (thesis §6.4)
+    /// without a trip through the log. Only the leader serves them: elsewhere the future fails
+    /// with `RaftNodeError.notLeader`, and with `.leadershipChanged` if this node stops leading
+    /// before a majority confirms it.
+    public func read<T: Sendable>(_ body: @escaping @Sendable (Machine) throws -> T) -> EventLoopFuture<T> {
+        let promise = eventLoop.makePromise(of: T.self)
+        eventLoop.execute {
+            self.driver.value.read { result in
+                switch result {
+                case .success(let machine): promise.completeWith(Result { try body(machine) })
+                case .failure(let error): promise.fail(error)
+                }
+            }
+        }
+        return promise.futureResult
+    }
+
     /// Starts an election now instead of waiting for the timeout (tests, leadership transfer).
     public func campaign() {
         eventLoop.execute { self.driver.value.campaign() }
@@ -120,6 +138,15 @@ final class Driver<Machine: StateMachine> {
         let proposed: ContinuousClock.Instant
     }
 
+    /// Called on the loop with the state machine when a linearizable read may run.
+    typealias ReadCallback = (Result<Machine, RaftNodeError>) -> Void
+
+    /// A read handed to the core and not yet confirmed.
+    private struct PendingRead {
+        let term: UInt64
+        let callback: ReadCallback
+    }
+
     let rawNode: RawNode
     private let storage: StorageHandle
     let machine: Machine
@@ -137,6 +164,13 @@ final class Driver<Machine: StateMachine> {
     private var inbox: [Message] = []
     private var proposals: [(data: [UInt8], promise: EventLoopPromise<Machine.Result?>)] = []
     private var waiters: [UInt64: Waiter] = [:]
+    /// Reads queued while a write was in flight.
+    private var readRequests: [ReadCallback] = []
+    /// Reads the core is confirming, by request id.
+    private var pendingReads: [UInt64: PendingRead] = [:]
+    /// Confirmed reads waiting for the state machine to apply through their index.
+    private var confirmedReads: [(index: UInt64, callback: ReadCallback)] = []
+    private var nextReadID: UInt64 = 1
     private var pendingTicks = 0
     private var stopped = false
     private var ticker: RepeatedTask?
@@ -204,6 +238,12 @@ final class Driver<Machine: StateMachine> {
         drive()
     }
 
+    func read(_ callback: @escaping ReadCallback) {
+        guard !stopped else { return callback(.failure(.stopped)) }
+        readRequests.append(callback)
+        drive()
+    }
+
     func campaign() {
         guard !stopped, !persisting else { return }
         rawNode.campaign()
@@ -235,13 +275,38 @@ final class Driver<Machine: StateMachine> {
             }
         }
         proposals.removeAll(keepingCapacity: true)
+        for callback in readRequests {
+            let id = nextReadID
+            nextReadID += 1
+            do {
+                try rawNode.readIndex(id)
+                pendingReads[id] = PendingRead(term: rawNode.term, callback: callback)
+            } catch {
+                callback(.failure(.notLeader(leaderID: rawNode.leaderID)))
+            }
+        }
+        readRequests.removeAll(keepingCapacity: true)
+        failReadsOfLostLeadership()
         guard rawNode.hasReady else {
             refreshStatus()
             return
         }
         let ready = rawNode.ready()
         refreshStatus()
+        // Thesis §10.2.1: the leader's requests go out first, so followers write in parallel
+        // with it; its own copy counts toward a majority only after `advance`.
+        for message in ready.messages { sender.send(message) }
         guard ready.hardState != nil || !ready.entries.isEmpty || ready.snapshot != nil else {
+            finish(ready)
+            return
+        }
+        if !ready.mustSync && ready.entries.isEmpty && ready.snapshot == nil, let hardState = ready.hardState {
+            // Only the commit index moved: a small unsynced write, not worth a thread hop.
+            do {
+                try storage.storage.persist(hardState: hardState, entries: [], snapshot: nil, sync: false)
+            } catch {
+                return fail(error)
+            }
             finish(ready)
             return
         }
@@ -274,7 +339,7 @@ final class Driver<Machine: StateMachine> {
 
     /// Steps 2–4 of `Ready`: send, apply, advance; then maybe snapshot, then drive on.
     private func finish(_ ready: Ready) {
-        for message in ready.messages { sender.send(message) }
+        for message in ready.messagesAfterPersist { sender.send(message) }
         if let snapshot = ready.snapshot {
             do {
                 try machine.restore(index: snapshot.metadata.index, snapshot: snapshot.data)
@@ -306,10 +371,40 @@ final class Driver<Machine: StateMachine> {
                 }
             }
         }
+        for state in ready.readStates {
+            if let read = pendingReads.removeValue(forKey: state.requestID) {
+                confirmedReads.append((state.index, read.callback))
+            }
+        }
         rawNode.advance(ready)
+        serveConfirmedReads()
         refreshStatus()
         if !maybeSnapshot() {
             drive()
+        }
+    }
+
+    /// Thesis §6.4 step 4: a confirmed read runs once the state machine has applied its index.
+    private func serveConfirmedReads() {
+        guard !confirmedReads.isEmpty else { return }
+        let applied = rawNode.appliedIndex
+        var served = 0
+        for read in confirmedReads {
+            guard read.index <= applied else { break }
+            read.callback(.success(machine))
+            served += 1
+        }
+        confirmedReads.removeFirst(served)
+    }
+
+    /// The core drops unconfirmed reads when this node stops leading; tell their callers.
+    private func failReadsOfLostLeadership() {
+        guard !pendingReads.isEmpty else { return }
+        let leading = rawNode.isLeader
+        let term = rawNode.term
+        for (id, read) in pendingReads where !leading || read.term != term {
+            pendingReads[id] = nil
+            read.callback(.failure(.leadershipChanged))
         }
     }
 
@@ -391,6 +486,11 @@ final class Driver<Machine: StateMachine> {
         }
         proposals.removeAll()
         inbox.removeAll()
+        let reads = readRequests + pendingReads.values.map(\.callback) + confirmedReads.map(\.callback)
+        readRequests.removeAll()
+        pendingReads.removeAll()
+        confirmedReads.removeAll()
+        for callback in reads { callback(.failure(reason)) }
     }
 
     func stop() -> EventLoopFuture<Void> {

@@ -48,15 +48,19 @@ public final class ClientService: Sendable {
                 self.tally(ClientResponse(requestID: id, status: .ok, node: Self.nodeStatus(status)))
             }
         }
-        if case .get(let key, serializable: true) = operation {
-            // This member's own applied state, now: any member answers, possibly stale.
-            return node.withStateMachine { store in
-                (store.get(key), store.appliedIndex)
-            }.map { value, applied in
-                self.tally(
-                    value.map { ClientResponse(requestID: id, status: .ok, value: $0, index: applied) }
-                        ?? ClientResponse(requestID: id, status: .notFound, index: applied))
+        if case .get(let key, let serializable) = operation {
+            let lookup: @Sendable (KVStore) -> ClientResponse = { store in
+                let applied = store.appliedIndex
+                return store.get(key).map { ClientResponse(requestID: id, status: .ok, value: $0, index: applied) }
+                    ?? ClientResponse(requestID: id, status: .notFound, index: applied)
             }
+            if serializable {
+                // This member's own applied state, now: any member answers, possibly stale.
+                return node.withStateMachine(lookup).map { self.tally($0) }
+            }
+            // Linearizable: the leader confirms it still leads, then answers from its state
+            // machine once applied through the commit index it had (ReadIndex, thesis §6.4).
+            return withTimeout(id: id, node.read(lookup))
         }
         if operation.isWrite && request.clientID == 0 {
             // Exactly-once needs an identity; refuse rather than risk a double apply on retry.
@@ -68,18 +72,29 @@ public final class ClientService: Sendable {
         } catch {
             return answer(ClientResponse(requestID: id, status: .error, error: "cannot encode the request: \(error)"))
         }
+        return withTimeout(
+            id: id,
+            node.propose(command).flatMapThrowing { response in
+                guard var response else { throw AnswerError.noAnswer }
+                response.requestID = id
+                return response
+            })
+    }
+
+    private enum AnswerError: Error { case noAnswer }
+
+    /// Maps the node's outcome to an answer, or TIMEOUT after `requestTimeout`.
+    private func withTimeout(id: UInt64, _ future: EventLoopFuture<ClientResponse>) -> EventLoopFuture<ClientResponse> {
         let promise = node.eventLoop.makePromise(of: ClientResponse.self)
         let timeout = node.eventLoop.scheduleTask(in: requestTimeout) {
-            promise.succeed(ClientResponse(requestID: id, status: .timeout, error: "no commit within \(self.requestTimeout)"))
+            promise.succeed(ClientResponse(requestID: id, status: .timeout, error: "no answer within \(self.requestTimeout)"))
         }
-        node.propose(command).whenComplete { result in
+        future.whenComplete { result in
             timeout.cancel()
             switch result {
-            case .success(let response?):
-                var response = response
-                response.requestID = id
+            case .success(let response):
                 promise.succeed(response)
-            case .success(nil):
+            case .failure(AnswerError.noAnswer):
                 promise.succeed(ClientResponse(requestID: id, status: .error, error: "the entry produced no answer"))
             case .failure(RaftNodeError.notLeader(let leader)):
                 promise.succeed(
@@ -88,7 +103,7 @@ public final class ClientService: Sendable {
                         leaderAddress: self.clientAddresses[leader] ?? ""))
             case .failure(RaftNodeError.leadershipChanged):
                 promise.succeed(
-                    ClientResponse(requestID: id, status: .timeout, error: "leadership changed; retry with the same sequence"))
+                    ClientResponse(requestID: id, status: .timeout, error: "leadership changed; retry (a write with the same sequence)"))
             case .failure(let error):
                 promise.succeed(ClientResponse(requestID: id, status: .error, error: "\(error)"))
             }

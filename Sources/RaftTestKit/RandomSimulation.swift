@@ -22,6 +22,7 @@ public enum RandomSimulation {
         for i in 0..<cfg.n { cfg.restart(i) }
         cfg.snapshotEvery = UInt64(3 + cfg.rand(20))
         cfg.duplicateProbability = Double(cfg.rand(10)) / 100
+        cfg.crashBeforePersistProbability = cfg.rand(2) == 0 ? 0 : Double(1 + cfg.rand(5)) / 100
         cfg.setUnreliable(cfg.rand(2) == 0)
         let n = cfg.n
         for _ in 0..<steps {
@@ -58,6 +59,7 @@ public enum RandomSimulation {
         cfg.setUnreliable(false)
         cfg.setLongReordering(false)
         cfg.duplicateProbability = 0
+        cfg.crashBeforePersistProbability = 0
         for i in 0..<n {
             if !cfg.isAlive(i) { cfg.start(i) }
             cfg.connect(i)

@@ -67,6 +67,9 @@ public final class SimCluster {
     /// Probability that the network delivers a request twice (not in labrpc; used by the
     /// randomized simulation).
     public var duplicateProbability = 0.0
+    /// Chance that a server crashes after sending a `Ready`'s early messages and before
+    /// persisting its entries (randomized simulation).
+    public var crashBeforePersistProbability = 0.0
     /// The snapshotting applier snapshots after applying index i when (i + 1) % interval == 0.
     public var snapshotEvery: UInt64 = SimCluster.snapshotInterval
     /// Check the Figure 3 safety properties after every event (randomized simulation).
@@ -335,6 +338,16 @@ public final class SimCluster {
     private func processReady(_ server: SimServer, replyTo: UInt64? = nil, onReply: ((Message) -> Void)? = nil) {
         while isCurrent(server) && server.node.hasReady {
             let ready = server.node.ready()
+            // The leader's requests leave before its own write (thesis §10.2.1) ...
+            for message in ready.messages { send(message, from: server) }
+            // ... so a crash may come between the two: the followers hold entries the leader
+            // never wrote.
+            if crashBeforePersistProbability > 0, !ready.entries.isEmpty,
+                Double(rand(1_000_000)) < crashBeforePersistProbability * 1_000_000
+            {
+                crash(server.index)
+                return
+            }
             do {
                 if let snapshot = ready.snapshot { try server.storage.applySnapshot(snapshot) }
                 if checkInvariants { checkAppend(server, ready.entries) }
@@ -349,7 +362,7 @@ public final class SimCluster {
                 record("server \(server.index): persisting failed: \(error)")
                 return
             }
-            for message in ready.messages {
+            for message in ready.messagesAfterPersist {
                 if let replyTo, let onReply, message.to == replyTo, !message.body.isRequest {
                     onReply(message)
                 } else {

@@ -14,7 +14,8 @@ import RaftWire
 /// let transport = PeerTransport(configuration: config, group: group, logger: logger, observer: metrics)
 /// let port = try await transport.start()
 /// Task { for await message in transport.inbound { /* step into the core */ } }
-/// transport.send(contentsOf: ready.messages)   // after persisting, as `Ready` orders
+/// transport.send(contentsOf: ready.messages)               // at once (leader requests)
+/// transport.send(contentsOf: ready.messagesAfterPersist)   // after persisting, as `Ready` orders
 /// await transport.shutdown()
 /// ```
 ///
@@ -37,8 +38,9 @@ import RaftWire
 /// The core never sees envelope ids, so the transport pairs responses to requests itself:
 /// **for every request delivered on `inbound`, the node sends exactly one response to its
 /// sender, and answers each peer's requests in the order they were delivered.** Stepping
-/// inbound messages in the order received and passing each `Ready.messages` to `send` in its
-/// order (not reordered, which `Ready` would otherwise allow) does this. The transport keeps
+/// inbound messages in the order received and passing each `Ready.messagesAfterPersist` (which
+/// holds every response) to `send` in its order (not reordered, which `Ready` would otherwise
+/// allow) does this. The transport keeps
 /// the delivered requests of each peer in a FIFO and gives each response the connection and id
 /// of the oldest pending request of the same kind; pending requests of other kinds ahead of it
 /// are taken as skipped by the node, discarded and counted (`responsesResynchronized`). So a

@@ -45,6 +45,7 @@ extension RaftMessage {
             c.pointee.prev_log_index = m.prevLogIndex
             c.pointee.prev_log_term = m.prevLogTerm
             c.pointee.leader_commit = m.leaderCommit
+            c.pointee.read_round = m.readRound
             if !m.entries.isEmpty {
                 let structs = try arena.allocate(Raft__LogEntry.self, count: m.entries.count)
                 let pointers = try arena.allocate(
@@ -66,6 +67,7 @@ extension RaftMessage {
             c.pointee.conflict_index = m.conflictIndex
             c.pointee.conflict_term = m.conflictTerm
             c.pointee.prev_log_index = m.prevLogIndex
+            c.pointee.read_round = m.readRound
             envelope.pointee.body_case = RAFT__ENVELOPE__BODY_APPEND_ENTRIES_RESPONSE
             envelope.pointee.append_entries_response = c
         case .installSnapshot(let m):
@@ -115,14 +117,15 @@ extension RaftMessage {
             self = .appendEntries(
                 AppendEntriesRequest(
                     term: m.term, leaderID: m.leader_id, prevLogIndex: m.prev_log_index,
-                    prevLogTerm: m.prev_log_term, entries: entries, leaderCommit: m.leader_commit))
+                    prevLogTerm: m.prev_log_term, entries: entries, leaderCommit: m.leader_commit,
+                    readRound: m.read_round))
         case RAFT__ENVELOPE__BODY_APPEND_ENTRIES_RESPONSE:
             let m = e.append_entries_response.pointee
             self = .appendEntriesResponse(
                 AppendEntriesResponse(
                     term: m.term, success: m.success != 0, matchIndex: m.match_index,
                     conflictIndex: m.conflict_index, conflictTerm: m.conflict_term,
-                    prevLogIndex: m.prev_log_index))
+                    prevLogIndex: m.prev_log_index, readRound: m.read_round))
         case RAFT__ENVELOPE__BODY_INSTALL_SNAPSHOT:
             let m = e.install_snapshot.pointee
             self = .installSnapshot(

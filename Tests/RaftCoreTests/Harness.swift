@@ -27,7 +27,7 @@ final class TestNode {
             if let snapshot = ready.snapshot { try! storage.applySnapshot(snapshot) }
             try! storage.append(ready.entries)
             if let hardState = ready.hardState { storage.setHardState(hardState) }
-            out += ready.messages
+            out += ready.messages + ready.messagesAfterPersist
             node.advance(ready)
         }
         return out

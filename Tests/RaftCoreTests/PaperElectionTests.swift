@@ -125,7 +125,7 @@ import Testing
         let ready = n.node.ready()
         #expect(ready.hardState == HardState(term: 4, vote: 2, commit: 0))
         #expect(ready.mustSync)
-        #expect(ready.messages.first?.requestVoteResponse?.voteGranted == true)
+        #expect(ready.messagesAfterPersist.first?.requestVoteResponse?.voteGranted == true)
     }
 
     /// §5.2: "While waiting for votes, a candidate may receive an AppendEntries RPC from another

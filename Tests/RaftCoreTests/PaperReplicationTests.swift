@@ -61,7 +61,7 @@ import Testing
             term: 3, leaderID: 2, prevLogIndex: 2, prevLogTerm: 1, entries: entries([3], from: 3), leaderCommit: 0))))
         let ready = n.node.ready()
         #expect(ready.entries.map(\.index) == [3])
-        #expect(ready.messages.first?.appendEntriesResponse?.matchIndex == 3)
+        #expect(ready.messagesAfterPersist.first?.appendEntriesResponse?.matchIndex == 3)
         try! n.storage.append(ready.entries)
         n.node.advance(ready)
         #expect(n.raft.log.lastIndex == 3)
@@ -243,7 +243,7 @@ import Testing
         let ready = n.node.ready()
         #expect(ready.entries.map(\.index) == [1, 2])
         #expect(ready.mustSync)
-        #expect(ready.messages.first?.appendEntriesResponse?.matchIndex == 2)
+        #expect(ready.messagesAfterPersist.first?.appendEntriesResponse?.matchIndex == 2)
         #expect(ready.hardState == HardState(term: 1, vote: 0, commit: 0))
     }
 

@@ -60,7 +60,7 @@ import Testing
         #expect(ready.snapshot?.metadata.index == 15)
         #expect(ready.snapshot?.data == Self.data)
         #expect(ready.committedEntries.isEmpty)
-        #expect(ready.messages.last?.installSnapshotResponse == InstallSnapshotResponse(
+        #expect(ready.messagesAfterPersist.last?.installSnapshotResponse == InstallSnapshotResponse(
             term: 1, lastIncludedIndex: 15, nextOffset: 2000, done: true))
         #expect(ready.mustSync)
     }
@@ -131,7 +131,7 @@ import Testing
             term: 1, leaderID: 1, lastIncludedIndex: 15, lastIncludedTerm: 1, offset: 0, data: [1, 2, 3], done: false))))
         let ready = n.node.ready()
         #expect(ready.snapshot == nil)
-        #expect(ready.messages.first?.installSnapshotResponse?.done == true)
+        #expect(ready.messagesAfterPersist.first?.installSnapshotResponse?.done == true)
         #expect(n.raft.log.lastIndex == 20)
     }
 
@@ -143,7 +143,7 @@ import Testing
             term: 1, leaderID: 1, lastIncludedIndex: 15, lastIncludedTerm: 1, offset: 0, data: [1], done: true))))
         let ready = n.node.ready()
         #expect(ready.snapshot == nil)
-        #expect(ready.messages.first?.installSnapshotResponse?.done == true)
+        #expect(ready.messagesAfterPersist.first?.installSnapshotResponse?.done == true)
         #expect(n.raft.log.committed == 15)
         #expect(n.raft.log.lastIndex == 20)
     }

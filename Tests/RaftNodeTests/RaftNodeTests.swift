@@ -53,6 +53,35 @@ import Testing
         await cluster.shutdown()
     }
 
+    /// Thesis §6.4: a leader serves a linearizable read from its state machine only after a
+    /// majority confirms its leadership. Cut off, the old leader still believes it leads while
+    /// the others elect a new leader and overwrite the key: its read must fail, never return
+    /// the overwritten value.
+    @Test func anIsolatedLeaderNeverServesAStaleLinearizableRead() async throws {
+        let cluster = try await LocalCluster(size: 3)
+        let old = try await cluster.leader()
+        #expect(try await cluster.submit(.put(key: k("x"), value: k("1")), on: old)?.status == .ok)
+        #expect(try await cluster.nodes[old]!.read { $0.get(Array("x".utf8)) }.get() == k("1"))
+
+        cluster.network.isolate(old)
+        let staleRead = cluster.nodes[old]!.read { $0.get(Array("x".utf8)) }
+        let others = Set(cluster.ids).subtracting([old])
+        let new = try await cluster.leader(among: others)
+        #expect(try await cluster.submit(.put(key: k("x"), value: k("2")), on: new)?.status == .ok)
+        cluster.network.heal(old)
+
+        await #expect(throws: RaftNodeError.self) { _ = try await staleRead.get() }
+        #expect(try await cluster.nodes[new]!.read { $0.get(Array("x".utf8)) }.get() == k("2"))
+        let follower = others.first { $0 != new }!
+        await #expect(throws: RaftNodeError.notLeader(leaderID: new)) {
+            try await cluster.waitUntil("the follower knows the new leader") {
+                try await cluster.nodes[follower]!.status().get().leaderID == new
+            }
+            _ = try await cluster.nodes[follower]!.read { $0.get(Array("x".utf8)) }.get()
+        }
+        await cluster.shutdown()
+    }
+
     @Test func aFollowerCutOffPastTheSnapshotCatchesUpThroughInstallSnapshot() async throws {
         let cluster = try await LocalCluster(size: 3) { configuration in
             configuration.snapshotEntries = 20

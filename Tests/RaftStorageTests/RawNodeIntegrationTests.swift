@@ -71,7 +71,7 @@ import Testing
                 while node.hasReady {
                     let ready = node.ready()
                     try storage.persist(ready)
-                    queue += ready.messages
+                    queue += ready.messages + ready.messagesAfterPersist
                     if let snapshot = ready.snapshot { applied[i] = Self.decode(snapshot.data) }
                     for entry in ready.committedEntries where entry.type == .normal { applied[i][entry.index] = entry.data }
                     node.advance(ready)

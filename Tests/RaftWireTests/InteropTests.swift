@@ -59,7 +59,7 @@ import Testing
                         entries: [
                             LogEntry(index: 6, term: 4, data: Array("set x=1".utf8)),
                             LogEntry(index: 7, term: 4, type: .noop),
-                        ], leaderCommit: 5))),
+                        ], leaderCommit: 5, readRound: 12))),
             """
             cluster_id: "c1"
             from_id: 1
@@ -81,6 +81,7 @@ import Testing
                 type: ENTRY_NOOP
               }
               leader_commit: 5
+              read_round: 12
             }
 
             """
@@ -115,7 +116,8 @@ import Testing
             Envelope(
                 clusterID: "c1", fromID: 2, toID: 1, id: 3,
                 body: .appendEntriesResponse(
-                    AppendEntriesResponse(term: 4, success: false, conflictIndex: 3, conflictTerm: 2, prevLogIndex: 5))),
+                    AppendEntriesResponse(
+                        term: 4, success: false, conflictIndex: 3, conflictTerm: 2, prevLogIndex: 5, readRound: 12))),
             """
             cluster_id: "c1"
             from_id: 2
@@ -126,6 +128,7 @@ import Testing
               conflict_index: 3
               conflict_term: 2
               prev_log_index: 5
+              read_round: 12
             }
 
             """

@@ -42,7 +42,7 @@ enum ProtoJSON {
         case .appendEntries(let m):
             d["append_entries"] = [
                 "term": u(m.term), "leader_id": u(m.leaderID), "prev_log_index": u(m.prevLogIndex),
-                "prev_log_term": u(m.prevLogTerm), "leader_commit": u(m.leaderCommit),
+                "prev_log_term": u(m.prevLogTerm), "leader_commit": u(m.leaderCommit), "read_round": u(m.readRound),
                 "entries": m.entries.map { entry -> [String: Any] in
                     ["index": u(entry.index), "term": u(entry.term), "type": entryType(entry.type), "data": b(entry.data)]
                 },
@@ -51,7 +51,7 @@ enum ProtoJSON {
             d["append_entries_response"] = [
                 "term": u(m.term), "success": m.success, "match_index": u(m.matchIndex),
                 "conflict_index": u(m.conflictIndex), "conflict_term": u(m.conflictTerm),
-                "prev_log_index": u(m.prevLogIndex),
+                "prev_log_index": u(m.prevLogIndex), "read_round": u(m.readRound),
             ]
         case .installSnapshot(let m):
             d["install_snapshot"] = [

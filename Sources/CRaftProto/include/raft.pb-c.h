@@ -173,10 +173,16 @@ struct  Raft__AppendEntriesRequest
    * Leader's commit index (§5.3: followers apply up to it).
    */
   uint64_t leader_commit;
+  /*
+   * The leader's latest read round (thesis §6.4 ReadIndex): a linearizable
+   * read waits until a majority has answered a request carrying a round at
+   * least as recent as the one started after the read arrived. Echoed back.
+   */
+  uint64_t read_round;
 };
 #define RAFT__APPEND_ENTRIES_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raft__append_entries_request__descriptor) \
-    , 0, 0, 0, 0, 0,NULL, 0 }
+    , 0, 0, 0, 0, 0,NULL, 0, 0 }
 
 
 /*
@@ -216,10 +222,15 @@ struct  Raft__AppendEntriesResponse
    * rejection (of an older pipelined request) from a current one.
    */
   uint64_t prev_log_index;
+  /*
+   * Echo of the request's read_round: this member answered a request sent
+   * at or after that round, so the leader was still leader then (§6.4).
+   */
+  uint64_t read_round;
 };
 #define RAFT__APPEND_ENTRIES_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raft__append_entries_response__descriptor) \
-    , 0, 0, 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0, 0, 0 }
 
 
 /*
