@@ -68,6 +68,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
             ]),
 
         // The replicated key-value state machine (exactly-once writes, streamed snapshots).
@@ -130,6 +131,7 @@ let package = Package(
             name: "RaftNodeCommand",
             dependencies: [
                 "RaftNode", "RaftKV", "RaftServer", "RaftStorage", "RaftTransport", "RaftCore", "RaftMetrics",
+                .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -26,6 +26,10 @@ struct Progress {
     var snapshotTransfer: SnapshotTransfer?
     /// The latest ReadIndex round the follower answered (thesis §6.4).
     var readRound: UInt64 = 0
+    /// A heartbeat went out since the last catch-up append sent on an answer with nothing new.
+    var catchUpArmed = true
+    /// The commit index carried by the latest AppendEntries sent.
+    var sentCommit: UInt64 = 0
 
     init(next: UInt64, maxInflight: Int) {
         match = 0

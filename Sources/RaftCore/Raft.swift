@@ -45,6 +45,8 @@ final class Raft {
     private var rng: SplitMix64
     /// Proposals were appended since the last broadcast: they go out together at `ready()`.
     var pendingBroadcast = false
+    /// The commit index advanced since the last `ready()`.
+    var commitToAnnounce = false
     var incomingSnapshot: IncomingSnapshot?
     /// The commit index the current leader last announced (a follower's view, for the commit
     /// lag it reports; 0 when no leader was heard in this term).
@@ -104,6 +106,7 @@ final class Raft {
         resetRandomizedElectionTimeout()
         votes = [:]
         pendingBroadcast = false
+        commitToAnnounce = false
         reads = ReadIndexQueue()
         progress = [:]
         let last = log.lastIndex
@@ -399,9 +402,7 @@ final class Raft {
     /// toward a majority only once the driver has made it durable (`RawNode.advance`).
     func persisted(through index: UInt64, term entryTerm: UInt64) {
         guard role == .leader, log.term(index) == entryTerm, progress[id]?.maybeUpdate(index) == true else { return }
-        if maybeCommit() {
-            bcastAppend(sendIfEmpty: true)
-        }
+        if maybeCommit() { commitToAnnounce = true }
     }
 
     /// Sends the entries proposed since the last broadcast.
@@ -409,6 +410,18 @@ final class Raft {
         guard pendingBroadcast else { return }
         pendingBroadcast = false
         if role == .leader { bcastAppend(sendIfEmpty: false) }
+    }
+
+    /// §5.3 "followers apply up to leaderCommit": tells each follower that has not yet heard
+    /// the new commit index, once per `Ready` however many answers advanced it (an append sent
+    /// in the same `Ready` already carries it).
+    func flushCommit() {
+        guard commitToAnnounce else { return }
+        commitToAnnounce = false
+        guard role == .leader else { return }
+        for peer in peers where (progress[peer]?.sentCommit ?? .max) < log.committed {
+            sendAppend(to: peer, sendIfEmpty: true)
+        }
     }
 
     // MARK: Linearizable reads (thesis §6.4)
@@ -492,6 +505,7 @@ final class Raft {
             leaderCommit: log.committed, readRound: reads.round)
         send(.appendEntries(request), to: peer)
         pr.sentEntries(count: entries.count, lastIndex: entries.last?.index ?? prevIndex)
+        pr.sentCommit = log.committed
         progress[peer] = pr
         return true
     }
@@ -502,6 +516,8 @@ final class Raft {
     private func bcastHeartbeat() {
         for peer in peers {
             guard var pr = progress[peer] else { continue }
+            pr.catchUpArmed = true
+            progress[peer] = pr
             if pr.state == .snapshot {
                 pr.snapshotTransfer?.onHeartbeat()
                 progress[peer] = pr
@@ -512,7 +528,9 @@ final class Raft {
     }
 
     private func sendHeartbeat(to peer: UInt64) {
-        guard let pr = progress[peer] else { return }
+        guard var pr = progress[peer] else { return }
+        pr.sentCommit = log.committed
+        progress[peer] = pr
         var prevIndex = min(pr.match, log.lastIndex)
         var prevTerm: UInt64 = 0
         if let t = log.term(prevIndex) { prevTerm = t } else { prevIndex = 0 }
@@ -553,17 +571,21 @@ final class Raft {
                 }
             }
             progress[peer] = pr
-            if maybeCommit() {
-                bcastAppend(sendIfEmpty: true)
-            }
+            if maybeCommit() { commitToAnnounce = true }
             while sendAppend(to: peer, sendIfEmpty: false) {}
         } else {
             // Nothing new (a heartbeat's answer or a duplicate): the follower is alive, so let a
             // paused probe go on and free one slot of a full window in case a message was lost.
             if pr.state == .probe { pr.probeSent = false }
             if pr.state == .replicate && pr.inflights.isFull { pr.inflights.freeFirstOne() }
+            // If it is behind, one catch-up AppendEntries per heartbeat interval finds a lost
+            // message (its rejection starts a probe). Not more: heartbeats and appends share one
+            // message type, so answering every such answer with another empty append would
+            // ping-pong forever while entries are in flight.
+            let catchUp = pr.match < log.lastIndex && pr.catchUpArmed
+            if catchUp { pr.catchUpArmed = false }
             progress[peer] = pr
-            if pr.match < log.lastIndex {
+            if catchUp {
                 sendAppend(to: peer, sendIfEmpty: true)
             }
         }

@@ -1,3 +1,4 @@
+import Atomics
 import Logging
 import NIOCore
 import NIOPosix
@@ -32,6 +33,11 @@ public final class RaftNode<Machine: StateMachine>: Sendable {
     public let id: UInt64
     public let eventLoop: any EventLoop
     private let driver: NIOLoopBound<Driver<Machine>>
+    /// Peer messages handed to `receive` and not yet taken by the loop.
+    private let queuedMessages = ManagedAtomic<Int>(0)
+    /// Beyond this many queued peer messages, `receive` drops new ones (the loop is behind;
+    /// Raft retransmits).
+    public static var receiveQueueCapacity: Int { 8192 }
 
     /// Recovers the node from `storage` (term, vote, log and snapshot; the snapshot is restored
     /// into `machine`) and starts ticking. Call on any thread; returns once running.
@@ -57,9 +63,21 @@ public final class RaftNode<Machine: StateMachine>: Sendable {
         self.driver = driver
     }
 
-    /// Feeds a message received from a peer.
-    public func receive(_ message: Message) {
-        eventLoop.execute { self.driver.value.receive(message) }
+    /// Feeds a message received from a peer; returns false if it was dropped because
+    /// `receiveQueueCapacity` messages are already waiting. Never processes synchronously: the
+    /// message is queued for the node's loop, and messages arriving together are stepped
+    /// together into one `Ready`.
+    @discardableResult
+    public func receive(_ message: Message) -> Bool {
+        guard queuedMessages.loadThenWrappingIncrement(ordering: .relaxed) < Self.receiveQueueCapacity else {
+            queuedMessages.wrappingDecrement(ordering: .relaxed)
+            return false
+        }
+        eventLoop.execute {
+            self.queuedMessages.wrappingDecrement(ordering: .relaxed)
+            self.driver.value.receive(message)
+        }
+        return true
     }
 
     /// Proposes `data` for the log. Succeeds with the state machine's result once the entry is
@@ -172,6 +190,7 @@ final class Driver<Machine: StateMachine> {
     private var confirmedReads: [(index: UInt64, callback: ReadCallback)] = []
     private var nextReadID: UInt64 = 1
     private var pendingTicks = 0
+    private var driveScheduled = false
     private var stopped = false
     private var ticker: RepeatedTask?
     private var snapshotIndex: UInt64
@@ -226,7 +245,7 @@ final class Driver<Machine: StateMachine> {
     func receive(_ message: Message) {
         guard !stopped else { return }
         inbox.append(message)
-        drive()
+        driveSoon()
     }
 
     func propose(_ data: [UInt8], promise: EventLoopPromise<Machine.Result?>) {
@@ -235,13 +254,27 @@ final class Driver<Machine: StateMachine> {
             return promise.fail(RaftNodeError.stopped)
         }
         proposals.append((data, promise))
-        drive()
+        driveSoon()
+    }
+
+    /// Drives once after every task already queued on the loop has run, so messages and
+    /// proposals that arrived together (one socket read, one burst of clients) make one
+    /// `Ready`: one write, one fsync, one send per peer.
+    private func driveSoon() {
+        guard !driveScheduled else { return }
+        driveScheduled = true
+        let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
+        eventLoop.execute {
+            let driver = loopBound.value
+            driver.driveScheduled = false
+            driver.drive()
+        }
     }
 
     func read(_ callback: @escaping ReadCallback) {
         guard !stopped else { return callback(.failure(.stopped)) }
         readRequests.append(callback)
-        drive()
+        driveSoon()
     }
 
     func campaign() {

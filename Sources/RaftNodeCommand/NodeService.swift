@@ -1,3 +1,4 @@
+import Atomics
 import Logging
 import NIOCore
 import NIOPosix
@@ -62,8 +63,11 @@ struct NodeService {
             listenAddress: PeerAddress(host: peers.addresses[id]!.host, port: peers.addresses[id]!.port),
             peers: peers.addresses.filter { $0.key != id }.mapValues { PeerAddress(host: $0.host, port: $0.port) })
         transportConfiguration.requestTimeout = .milliseconds(Int64(configuration.electionTimeout.nanoseconds / 1_000_000))
+        // Peer messages go straight from the event loop that decoded them to the node's loop.
+        let nodeRef = ManagedAtomicLazyReference<RaftNode<KVStore>>()
         let transport = PeerTransport(
-            configuration: transportConfiguration, group: group, logger: logger, observer: metrics)
+            configuration: transportConfiguration, group: group, logger: logger, observer: metrics,
+            onInbound: { message in nodeRef.load()?.receive(message) ?? false })
         do {
             _ = try await transport.start()
         } catch {
@@ -73,9 +77,7 @@ struct NodeService {
         let node = try await RaftNode.start(
             configuration: configuration, storage: storage, machine: KVStore(), sender: TransportSender(transport: transport),
             eventLoop: group.next(), ioPool: pool, logger: logger, observer: metrics)
-        let pump = Task {
-            for await message in transport.inbound { node.receive(message) }
-        }
+        _ = nodeRef.storeIfNilThenLoad(node)
         // The metrics page comes up before the client port: once clients can reach this member,
         // so can its monitoring.
         var metricsServer: MetricsServer?
@@ -121,7 +123,6 @@ struct NodeService {
         try? await metricsServer?.close()
         await node.stop()
         await transport.shutdown()
-        pump.cancel()
         do {
             try storage.close()
         } catch {

@@ -95,10 +95,15 @@ public final class PeerTransport: Sendable {
         var isShutdown = false
     }
 
+    /// `onInbound`, when given, receives every inbound message directly, on the event loop that
+    /// read it, instead of `inbound` (which then stays empty): it must not block and must not
+    /// send synchronously (hop to the node's loop); returning false drops the message as
+    /// `inboundBufferFull`. This saves the thread hop of an `AsyncStream` consumer per message.
     public init(
         configuration: PeerTransportConfiguration, group: any EventLoopGroup,
         logger: Logger = Logger(label: "raft.transport"),
-        observer: any TransportObserver = NoopTransportObserver()
+        observer: any TransportObserver = NoopTransportObserver(),
+        onInbound: (@Sendable (Message) -> Bool)? = nil
     ) {
         self.configuration = configuration
         self.group = group
@@ -108,7 +113,7 @@ public final class PeerTransport: Sendable {
         logger[metadataKey: "node"] = "\(configuration.selfID)"
         let context = TransportContext(
             configuration: configuration, observer: observer, logger: logger,
-            delivery: InboundDelivery(continuation: continuation, observer: observer))
+            delivery: InboundDelivery(continuation: continuation, handler: onInbound, observer: observer))
         self.context = context
         var outbound: [UInt64: OutboundPeerConnection] = [:]
         for (id, address) in configuration.peers where id != configuration.selfID {

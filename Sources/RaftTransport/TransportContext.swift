@@ -81,11 +81,20 @@ final class TransportContext: Sendable {
 /// the node lets that buffer fill.
 struct InboundDelivery: Sendable {
     let continuation: AsyncStream<Message>.Continuation
+    /// When set, messages go straight to it instead of through `continuation`.
+    let handler: (@Sendable (Message) -> Bool)?
     let observer: any TransportObserver
 
     /// Hands `message` to the node; false if it was dropped (buffer full or stream finished).
     @discardableResult
     func deliver(_ message: Message) -> Bool {
+        if let handler {
+            if handler(message) { return true }
+            observer.dropped(
+                RPCKind(message.body), isRequest: message.body.isRequest, peer: message.from,
+                reason: .inboundBufferFull)
+            return false
+        }
         switch continuation.yield(message) {
         case .enqueued:
             return true

@@ -306,3 +306,38 @@ import Testing
         #expect(restarted.raft.log.committed == net[2].storage.hardState.commit)
     }
 }
+
+/// Heartbeats and appends share the AppendEntries message, so the leader's reaction to an
+/// answer that tells it nothing new must stay bounded: at most one catch-up append per
+/// heartbeat interval, never an empty append for every such answer (which, with entries always
+/// in flight under load, would ping-pong forever and pile up a new exchange per heartbeat).
+@Suite struct ReplicationTrafficTests {
+    @Test func emptyAppendsStayBoundedUnderSteadyLoad() throws {
+        let net = TestNetwork(3)
+        net.elect(1)
+        let leader = net[1]
+        var inFlight: [Message] = []
+        var emptyAppends = 0
+        let steps = 400
+        let tickEvery = 10
+        for step in 0..<steps {
+            try leader.node.propose([UInt8(step & 0xFF)])
+            if step % tickEvery == 0 { leader.tick(leader.raft.config.heartbeatTick) }
+            inFlight += leader.drain()
+            // One network round: everything in flight is delivered once.
+            var next: [Message] = []
+            for message in inFlight {
+                if let request = message.appendEntries, request.entries.isEmpty { emptyAppends += 1 }
+                net[message.to].step(message)
+                next += net[message.to].drain()
+            }
+            inFlight = next
+        }
+        let heartbeats = steps / tickEvery
+        // Per follower: at most one commit announcement per step (each step commits), and per
+        // heartbeat the heartbeat itself and at most one catch-up append.
+        let bound = steps * 2 + heartbeats * 2 * 2
+        #expect(emptyAppends <= bound, "\(emptyAppends) empty appends for \(steps) commits and \(heartbeats) heartbeats")
+        #expect(net[2].raft.log.committed > UInt64(steps - 10))
+    }
+}
