@@ -38,7 +38,7 @@ struct RaftNodeCommand: AsyncParsableCommand {
     var dataDir: String
 
     @Option(help: "Base election timeout in milliseconds; a follower waits a random time in [t, 2t) for a leader.")
-    var electionTimeoutMs = 1000
+    var electionTimeoutMs = 500
 
     @Option(help: "Heartbeat interval of the leader in milliseconds (must be below the election timeout).")
     var heartbeatMs = 100
