@@ -209,6 +209,16 @@ enum WALFrame {
         return .record(type: type, payload: payloadStart..<(payloadStart + length), next: payloadStart + length)
     }
 
+    /// Whether every byte from `offset` to the end is zero (a preallocated, unwritten tail).
+    static func isZero(_ bytes: UnsafeRawBufferPointer, from offset: Int) -> Bool {
+        var i = offset
+        while i < bytes.count {
+            if bytes[i] != 0 { return false }
+            i += 1
+        }
+        return true
+    }
+
     /// Whether any valid record starts after `offset`: if one does, the damage at `offset` is not
     /// a torn tail but corruption in the middle of the log.
     static func validRecordExists(in bytes: UnsafeRawBufferPointer, after offset: Int) -> Bool {

@@ -55,6 +55,9 @@ final class WriteAheadLog {
     private var current: FileDescriptor?
     /// Bytes in the current segment (where the next record goes).
     private(set) var currentSize = 0
+    /// The current segment's file length: zeros from `currentSize` up to here.
+    private var fileLength = 0
+    let preallocationBytes: Int
     /// Bytes written to the current segment since its last fdatasync.
     private var unsynced = false
     /// A segment was created since the directory was last fsynced.
@@ -66,10 +69,11 @@ final class WriteAheadLog {
     /// Tests only: the next write (which then writes half its bytes) or sync fails with this errno.
     var injectedFault: (operation: String, errno: Int32)?
 
-    init(directory: String, segmentSize: Int, durable: Bool) {
+    init(directory: String, segmentSize: Int, durable: Bool, preallocationBytes: Int = 0) {
         self.directory = directory
         self.segmentSize = segmentSize
         self.durable = durable
+        self.preallocationBytes = max(0, preallocationBytes)
     }
 
     private func path(_ segment: SegmentFile) -> String { directory + "/" + segment.name }
@@ -119,6 +123,10 @@ final class WriteAheadLog {
                     case .unknown(let reason):
                         throw .corruptRecord(file: file, offset: offset, reason: reason)
                     case .damaged(let reason):
+                        if WALFrame.isZero(raw, from: offset) {
+                            // The preallocated, never written rest of the segment.
+                            return offset
+                        }
                         if isLast && !WALFrame.validRecordExists(in: raw, after: offset) {
                             report.tornTailsTruncated += 1
                             report.truncatedBytes += raw.count - offset
@@ -191,6 +199,8 @@ final class WriteAheadLog {
                 }
             }
             if validEnd < bytes.count {
+                // A torn tail, or preallocated zeros: either way nothing may follow the last
+                // valid record once we append again (leftover bytes could parse as records).
                 try handle.truncate(to: validEnd)
                 if durable { try handle.sync() }
             }
@@ -200,6 +210,7 @@ final class WriteAheadLog {
                 if isLast {
                     current = handle
                     currentSize = validEnd
+                    fileLength = validEnd
                 }
             } else {
                 // Only the last segment can get here: its header record itself was torn (a crash
@@ -219,6 +230,7 @@ final class WriteAheadLog {
             let handle = try FileDescriptor.open(path(last), flags: O_RDWR)
             current = handle
             currentSize = try handle.size()
+            fileLength = currentSize
         }
         report.entries = Int(state.lastIndex - state.dummyIndex)
         return state
@@ -233,6 +245,10 @@ final class WriteAheadLog {
         if let header {
             if unsynced, durable, let current { try current.dataSync() }
             unsynced = false
+            if let current, fileLength > currentSize {
+                // Give back the old segment's unused zeros (recovery would accept them anyway).
+                try current.truncate(to: currentSize)
+            }
             let segment = SegmentFile(sequence: header.sequence, firstIndex: header.lastIndex + 1, header: header)
             let handle = try FileDescriptor.open(path(segment), flags: O_RDWR | O_CREAT | O_EXCL)
             var bytes: [UInt8] = []
@@ -242,11 +258,14 @@ final class WriteAheadLog {
             segments.append(segment)
             current = handle
             currentSize = 0
+            fileLength = 0
             directoryUnsynced = true
             unsynced = true
             try handle.write(bytes, at: 0)
             currentSize = bytes.count
+            fileLength = bytes.count
             bytesWritten += bytes.count
+            try preallocate(handle)
         } else {
             guard let current else { preconditionFailure("write without a segment") }
             guard !records.isEmpty else { return }
@@ -258,9 +277,23 @@ final class WriteAheadLog {
             }
             try current.write(records, at: currentSize)
             currentSize += records.count
+            fileLength = max(fileLength, currentSize)
             bytesWritten += records.count
+            try preallocate(current)
         }
     }
+
+    /// Keeps the segment zero-filled at least `preallocationBytes / 2` past the last record,
+    /// extending it by `preallocationBytes` at a time; the next fdatasync makes the new length
+    /// durable once, and appends up to it change no metadata.
+    private func preallocate(_ handle: FileDescriptor) throws(DiskStorageError) {
+        guard preallocationBytes > 0, fileLength - currentSize < preallocationBytes / 2 else { return }
+        if zeros.count != preallocationBytes { zeros = [UInt8](repeating: 0, count: preallocationBytes) }
+        try handle.write(zeros, at: fileLength)
+        fileLength += preallocationBytes
+    }
+
+    private var zeros: [UInt8] = []
 
     /// The header a segment started now would carry.
     func nextHeader(state: LogState, reset: Bool) -> SegmentHeader {

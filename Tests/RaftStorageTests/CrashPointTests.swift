@@ -21,7 +21,10 @@ import Testing
     }
 
     /// Crashes are simulated by editing files, so fsync adds nothing here but time.
-    static let options = DiskStorageOptions(segmentSize: 1500, voters: [1, 2, 3], unsafeNoFsync: true)
+    /// No preallocation: the histories read record boundaries off file sizes.
+    /// `zeroPaddedCutsRecoverTheSameState` covers the preallocated layout.
+    static let options = DiskStorageOptions(
+        segmentSize: 1500, voters: [1, 2, 3], unsafeNoFsync: true, preallocationBytes: 0)
 
     /// Writes batches until the newest segment holds at least `records` records, alternating
     /// entries (with a conflicting suffix now and then) and hard states.
@@ -100,6 +103,49 @@ import Testing
                 try again.close()
                 reopenedAndWritten += 1
                 // Undo the extra segment the write may have created.
+                for file in try segmentFiles(history.directory) where file > history.segment {
+                    try FileManager.default.removeItem(atPath: file)
+                }
+            } else {
+                try storage.close()
+            }
+        }
+        #expect(reopenedAndWritten > 0)
+    }
+
+    /// With preallocation a segment ends in zeros, and a crash leaves the last records cut
+    /// anywhere followed by zeros: recovery must find the same durable state as without them,
+    /// call only non-zero damage a torn tail, and take new writes after it.
+    @Test func zeroPaddedCutsRecoverTheSameState() throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let history = try Self.makeHistory(dir, records: 6, seed: 7)
+        let points = history.points
+        let firstCut = points[max(0, points.count - 6)].end - 1
+        let preallocated = DiskStorageOptions(
+            segmentSize: 1500, voters: [1, 2, 3], unsafeNoFsync: true, preallocationBytes: 4096)
+        var reopenedAndWritten = 0
+        for cut in max(0, firstCut)...history.bytes.count {
+            try writeFile(history.segment, Array(history.bytes[..<cut]) + [UInt8](repeating: 0, count: 4096))
+            // A record whose cut-off bytes were all zero is whole again once padded.
+            let boundary = points.last(where: { point in
+                point.end <= cut || history.bytes[cut..<min(point.end, history.bytes.count)].allSatisfy { $0 == 0 }
+            })
+            let expected = boundary?.view ?? points[0].view
+            let storage = try DiskStorage(directory: history.directory, options: preallocated)
+            #expect(try StorageView(storage) == expected, "cut at \(cut)")
+            let partial = history.bytes[min(boundary?.end ?? cut, cut)..<cut]
+            let torn = partial.contains { $0 != 0 } ? 1 : 0
+            #expect(storage.recoveryReport.tornTailsTruncated == torn, "cut at \(cut)")
+            if cut % 7 == 0 {
+                let next = try storage.lastIndex() + 1
+                try storage.append(entries(next...next, term: 99))
+                try storage.close()
+                let again = try DiskStorage(directory: history.directory, options: preallocated)
+                #expect(try again.lastIndex() == next && again.term(next) == 99, "cut at \(cut)")
+                #expect(again.recoveryReport.tornTailsTruncated == 0 && again.recoveryReport.warnings.isEmpty)
+                try again.close()
+                reopenedAndWritten += 1
                 for file in try segmentFiles(history.directory) where file > history.segment {
                     try FileManager.default.removeItem(atPath: file)
                 }

@@ -20,6 +20,29 @@ import Testing
         try storage.close()
     }
 
+    /// Appends land in blocks the segment already has (zero-filled ahead), so their fdatasync
+    /// changes no file size; a reopen reads the zeros as the end of the log, not damage.
+    @Test func segmentsAreZeroFilledAheadAndReopenCleanly() throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let options = DiskStorageOptions(voters: [1, 2, 3], preallocationBytes: 64 * 1024)
+        let storage = try DiskStorage(directory: dir.data, options: options)
+        var written = 0
+        for i in 1...200 as ClosedRange<UInt64> {
+            try storage.persist(hardState: nil, entries: entries(i...i, term: 1, size: 100), snapshot: nil, sync: true)
+            written += 100
+        }
+        let segment = try #require(try segmentFiles(dir.data).last)
+        let bytes = try readFile(segment)
+        #expect(bytes.count >= written + 32 * 1024, "zero-filled at least half a step ahead")
+        #expect(bytes.suffix(32 * 1024).allSatisfy { $0 == 0 })
+        try storage.close()
+        let reopened = try DiskStorage(directory: dir.data, options: options)
+        #expect(try reopened.lastIndex() == 200)
+        #expect(reopened.recoveryReport.warnings.isEmpty && reopened.recoveryReport.tornTailsTruncated == 0)
+        try reopened.close()
+    }
+
     @Test func reopenKeepsHardStateLogAndSnapshot() throws {
         let dir = TempDirectory()
         defer { dir.cleanup() }
