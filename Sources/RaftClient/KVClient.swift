@@ -41,7 +41,7 @@ public final class KVClient: Sendable {
         try await write(.compareAndSwap(key: key, expected: expected, value: value))
     }
 
-    /// A linearizable read (through the leader's log).
+    /// A linearizable read (served by the leader after a ReadIndex round, thesis §6.4).
     public func get(_ key: [UInt8]) async throws -> ClientResponse {
         try await call(ClientRequest(requestID: 0, operation: .get(key: key)))
     }

@@ -113,7 +113,7 @@ public final class RaftNode<Machine: StateMachine>: Sendable {
     }
 
     /// Runs `body` on the node's loop with the state machine as this member has applied it so
-    /// far: a local, possibly stale read (not linearizable; for those, go through the log).
+    /// far: a local, possibly stale read (not linearizable; for those, use `read(_:)`).
     public func withStateMachine<T: Sendable>(_ body: @escaping @Sendable (Machine) throws -> T) -> EventLoopFuture<T> {
         eventLoop.submit { try body(self.driver.value.machine) }
     }

@@ -89,7 +89,7 @@ struct  Raft__Kv__GetRequest
   ProtobufCBinaryData key;
   /*
    * False (the default): a linearizable read, answered by the leader after
-   * everything committed before it (through the log). True: answered from
+   * everything committed before it (ReadIndex, thesis §6.4). True: answered from
    * the receiving member's own applied state at once, by any member; it may
    * be stale (etcd's "serializable" read).
    */
