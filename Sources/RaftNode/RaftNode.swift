@@ -334,16 +334,34 @@ final class Driver<Machine: StateMachine> {
             return
         }
         if !ready.mustSync && ready.entries.isEmpty && ready.snapshot == nil, let hardState = ready.hardState {
-            // Only the commit index moved: a small unsynced write, not worth a thread hop.
+            // Only the commit index moved. Figure 2 calls it volatile, so nothing waits for it:
+            // apply and answer first, then record it with a small unsynced write on the loop
+            // (not worth a thread hop), before any other write can start.
+            guard apply(ready) else { return }
             do {
                 try storage.storage.persist(hardState: hardState, entries: [], snapshot: nil, sync: false)
             } catch {
                 return fail(error)
             }
-            finish(ready)
-            return
+            return carryOn()
         }
         persisting = true
+        if ready.messages.isEmpty {
+            startPersisting(ready)
+        } else {
+            // Let the transport write the leader's requests (queued on this loop by `send`)
+            // before the I/O thread wakes up to compete for the CPU: the followers' writes are
+            // on the critical path of the commit, this node's own is in parallel with them.
+            let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
+            eventLoop.execute { loopBound.value.startPersisting(ready) }
+        }
+    }
+
+    private func startPersisting(_ ready: Ready) {
+        guard !stopped else {
+            _ = ioCompleted()
+            return
+        }
         let storage = self.storage
         ioPool.runIfActive(eventLoop: eventLoop) {
             try storage.storage.persist(
@@ -372,6 +390,11 @@ final class Driver<Machine: StateMachine> {
 
     /// Steps 2–4 of `Ready`: send, apply, advance; then maybe snapshot, then drive on.
     private func finish(_ ready: Ready) {
+        if apply(ready) { carryOn() }
+    }
+
+    /// Steps 2–4 of `Ready`; false if the node failed.
+    private func apply(_ ready: Ready) -> Bool {
         for message in ready.messagesAfterPersist { sender.send(message) }
         if let snapshot = ready.snapshot {
             do {
@@ -382,7 +405,8 @@ final class Driver<Machine: StateMachine> {
                 observer.snapshotInstalled(
                     index: snapshot.metadata.index, compressedBytes: snapshot.data.count, rawBytes: machine.snapshotRawBytes)
             } catch {
-                return fail(error)
+                fail(error)
+                return false
             }
             // Proposals the snapshot covers are unknowable here: their entries were applied by
             // others, and their results are not in the snapshot.
@@ -412,6 +436,11 @@ final class Driver<Machine: StateMachine> {
         rawNode.advance(ready)
         serveConfirmedReads()
         refreshStatus()
+        return true
+    }
+
+    /// After a `Ready`: maybe snapshot, then drive on.
+    private func carryOn() {
         if !maybeSnapshot() {
             drive()
         }
