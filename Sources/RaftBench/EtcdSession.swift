@@ -6,7 +6,7 @@ import NIOPosix
 /// (requests may be pipelined; HTTP/1.1 answers come back in order). Writes are
 /// `POST /v3/kv/put`, reads `POST /v3/kv/range` (linearizable: etcd's default, serializable
 /// false). An etcd follower forwards a write to its leader, so any member can take it.
-final class EtcdSession: BenchSession {
+final class EtcdSession: LoopDrivenSession {
     let endpoint: String
     private let channel: any Channel
     private let host: String
@@ -34,15 +34,31 @@ final class EtcdSession: BenchSession {
     }
 
     func put(key: [UInt8], value: [UInt8]) async throws {
-        let body = "{\"key\":\"\(Base64.encode(key))\",\"value\":\"\(Base64.encode(value))\"}"
-        let (status, text) = try await post("/v3/kv/put", body: body)
-        guard status == .ok else { throw BenchFailure(description: "put: HTTP \(status.code) \(text.prefix(200))") }
+        try await issue(.put(key: key, value: value)).get()
     }
 
     func get(key: [UInt8]) async throws {
-        let body = "{\"key\":\"\(Base64.encode(key))\"}"
-        let (status, text) = try await post("/v3/kv/range", body: body)
-        guard status == .ok else { throw BenchFailure(description: "range: HTTP \(status.code) \(text.prefix(200))") }
+        try await issue(.get(key: key)).get()
+    }
+
+    var eventLoop: any EventLoop { channel.eventLoop }
+
+    func issue(_ operation: BenchOperation) -> EventLoopFuture<Void> {
+        let path: String
+        let body: String
+        switch operation {
+        case .put(let key, let value):
+            path = "/v3/kv/put"
+            body = "{\"key\":\"\(Base64.encode(key))\",\"value\":\"\(Base64.encode(value))\"}"
+        case .get(let key):
+            path = "/v3/kv/range"
+            body = "{\"key\":\"\(Base64.encode(key))\"}"
+        }
+        return call(path, body: body).flatMapThrowing { answer in
+            guard answer.status == .ok else {
+                throw BenchFailure(description: "\(path): HTTP \(answer.status.code) \(answer.body.prefix(200))")
+            }
+        }
     }
 
     /// `POST /v3/maintenance/status`: the JSON answer (member id and leader id inside).
@@ -53,6 +69,11 @@ final class EtcdSession: BenchSession {
     }
 
     func post(_ path: String, body: String) async throws -> (HTTPResponseStatus, String) {
+        let answer = try await call(path, body: body).get()
+        return (answer.status, answer.body)
+    }
+
+    private func call(_ path: String, body: String) -> EventLoopFuture<HTTPPipelineHandler.Answer> {
         var buffer = channel.allocator.buffer(capacity: body.utf8.count)
         buffer.writeString(body)
         var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path)
@@ -61,8 +82,7 @@ final class EtcdSession: BenchSession {
         head.headers.add(name: "Content-Length", value: String(buffer.readableBytes))
         let promise = channel.eventLoop.makePromise(of: HTTPPipelineHandler.Answer.self)
         channel.writeAndFlush(HTTPPipelineHandler.Call(head: head, body: buffer, promise: promise), promise: nil)
-        let answer = try await promise.futureResult.get()
-        return (answer.status, answer.body)
+        return promise.futureResult
     }
 
     func close() async {

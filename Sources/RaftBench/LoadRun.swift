@@ -54,6 +54,42 @@ struct LoadRun: Sendable {
             }
         } : nil
 
+        let loopSessions = sessions.compactMap { $0 as? any LoopDrivenSession }
+        let stats: LatencyStats
+        if loopSessions.count == sessions.count {
+            let workload = Workload(
+                keys: keyBytes, payload: payload, readRatio: readRatio, measureStart: measureStart,
+                measureEnd: measureEnd, countMode: countMode, shared: shared)
+            var finished: [EventLoopFuture<LatencyStats>] = []
+            for session in loopSessions {
+                for _ in 0..<pipeline {
+                    finished.append(LoopWorker.start(session: session, workload: workload))
+                }
+            }
+            var all = LatencyStats()
+            for future in finished {
+                if let one = try? await future.get() { all.merge(one) }
+            }
+            stats = all
+        } else {
+            stats = await runTasks(
+                keyBytes: keyBytes, payload: payload, measureStart: measureStart, measureEnd: measureEnd,
+                countMode: countMode, shared: shared)
+        }
+        reporter?.cancel()
+        let end = countMode ? shared.state.withLockedValue { $0.finishedAt } : measureEnd
+        let seconds = end > measureStart ? Double(end - measureStart) / 1e9 : 0
+        return BenchSummary(
+            target: target, clients: sessions.count, pipeline: pipeline, readRatio: readRatio, valueSize: valueSize,
+            stats: stats, seconds: seconds)
+    }
+
+    /// Workers as tasks awaiting each operation (sessions without a loop-driven path).
+    private func runTasks(
+        keyBytes: [[UInt8]], payload: [UInt8], measureStart: UInt64, measureEnd: UInt64, countMode: Bool,
+        shared: Shared
+    ) async -> LatencyStats {
+        let now = monotonicNanoseconds
         let stats = await withTaskGroup(of: LatencyStats.self) { tasks in
             for session in sessions {
                 for _ in 0..<pipeline {
@@ -108,12 +144,93 @@ struct LoadRun: Sendable {
             for await one in tasks { all.merge(one) }
             return all
         }
-        reporter?.cancel()
-        let end = countMode ? shared.state.withLockedValue { $0.finishedAt } : measureEnd
-        let seconds = end > measureStart ? Double(end - measureStart) / 1e9 : 0
-        return BenchSummary(
-            target: target, clients: sessions.count, pipeline: pipeline, readRatio: readRatio, valueSize: valueSize,
-            stats: stats, seconds: seconds)
+        return stats
+    }
+}
+
+/// What every worker of a run draws from and reports to.
+struct Workload: Sendable {
+    let keys: [[UInt8]]
+    let payload: [UInt8]
+    let readRatio: Double
+    let measureStart: UInt64
+    let measureEnd: UInt64
+    let countMode: Bool
+    let shared: LoadRun.Shared
+}
+
+/// One worker confined to its session's event loop: each completion records the operation and
+/// issues the next one, so neither the request nor the answer crosses a thread in the load
+/// generator (the same for every system measured).
+final class LoopWorker {
+    private let session: any LoopDrivenSession
+    private let workload: Workload
+    private let done: EventLoopPromise<LatencyStats>
+    private var stats = LatencyStats()
+    private var rng = SystemRandomNumberGenerator()
+
+    private init(session: any LoopDrivenSession, workload: Workload) {
+        self.session = session
+        self.workload = workload
+        self.done = session.eventLoop.makePromise()
+    }
+
+    static func start(session: any LoopDrivenSession, workload: Workload) -> EventLoopFuture<LatencyStats> {
+        let loop = session.eventLoop
+        return loop.flatSubmit {
+            let worker = LoopWorker(session: session, workload: workload)
+            worker.next()
+            return worker.done.futureResult
+        }
+    }
+
+    private func next() {
+        let w = workload
+        let started = monotonicNanoseconds()
+        if started >= w.measureEnd { return done.succeed(stats) }
+        let measured = started >= w.measureStart
+        if measured && w.countMode {
+            let go = w.shared.state.withLockedValue { state -> Bool in
+                guard state.ticketsLeft > 0 else { return false }
+                state.ticketsLeft -= 1
+                return true
+            }
+            if !go { return done.succeed(stats) }
+        }
+        let key = w.keys[Int(rng.next() % UInt64(w.keys.count))]
+        let isRead = w.readRatio > 0 && (w.readRatio >= 1 || Double(rng.next() % 1_000_000) < w.readRatio * 1_000_000)
+        let operation: BenchOperation = isRead ? .get(key: key) : .put(key: key, value: w.payload)
+        let loopBound = NIOLoopBound(self, eventLoop: session.eventLoop)
+        session.issue(operation).whenComplete { result in
+            loopBound.value.completed(result, started: started, measured: measured)
+        }
+    }
+
+    private func completed(_ result: Result<Void, any Error>, started: UInt64, measured: Bool) {
+        let w = workload
+        switch result {
+        case .success:
+            let finished = monotonicNanoseconds()
+            if measured && finished <= w.measureEnd {
+                stats.record(microseconds: (finished - started) / 1000)
+            }
+            w.shared.state.withLockedValue {
+                $0.completed += 1
+                if finished > $0.finishedAt { $0.finishedAt = finished }
+            }
+            next()
+        case .failure(let error):
+            if measured { stats.recordError() }
+            let show = w.shared.state.withLockedValue { state -> Bool in
+                state.errors += 1
+                state.printedErrors += 1
+                return state.printedErrors <= 5
+            }
+            if show { printErr("raft-bench: error: \(error)") }
+            // Do not spin on a refused connection or a cluster without a leader.
+            let loopBound = NIOLoopBound(self, eventLoop: session.eventLoop)
+            session.eventLoop.scheduleTask(in: .milliseconds(10)) { loopBound.value.next() }
+        }
     }
 }
 

@@ -5,13 +5,13 @@ import RaftClient
 import RaftMessages
 import RaftWire
 
-/// A worker's lean session with the swift-raft leader for `--pipeline D > 1`: one connection,
-/// one client id, and D requests in flight. A write's sequence number is reserved and its frame
+/// A worker's lean session with the swift-raft leader: one connection, one client id, and
+/// `--pipeline D` requests in flight, driven on the connection's event loop. A write's sequence number is reserved and its frame
 /// queued on the channel under one lock, so sequences reach the leader in order (a shared
 /// `KVClient` could send sequence n+1 before n, and the node would then refuse n as older
 /// than its last write). No redirects and no retries: a NOT_LEADER, TIMEOUT or lost connection
 /// counts as an error of the run.
-final class PipelinedRaftSession: BenchSession {
+final class PipelinedRaftSession: LoopDrivenSession {
     private let channel: any Channel
     private let clientID = UInt64.random(in: 1...UInt64.max)
     private let state: NIOLockedValueBox<State>
@@ -59,19 +59,43 @@ final class PipelinedRaftSession: BenchSession {
     }
 
     func put(key: [UInt8], value: [UInt8]) async throws {
-        let response = try await send(.put(key: key, value: value), isWrite: true)
-        guard response.status == .ok else { throw BenchFailure(description: "put: \(response.status) \(response.error)") }
+        try await issue(.put(key: key, value: value)).get()
     }
 
     func get(key: [UInt8]) async throws {
-        let response = try await send(.get(key: key), isWrite: false)
-        guard response.status == .ok || response.status == .notFound else {
-            throw BenchFailure(description: "get: \(response.status) \(response.error)")
+        try await issue(.get(key: key)).get()
+    }
+
+    var eventLoop: any EventLoop { channel.eventLoop }
+
+    func issue(_ operation: BenchOperation) -> EventLoopFuture<Void> {
+        switch operation {
+        case .put(let key, let value):
+            return send(.put(key: key, value: value), isWrite: true).flatMapThrowing { response in
+                guard response.status == .ok else {
+                    throw BenchFailure(description: "put: \(response.status) \(response.error)")
+                }
+            }
+        case .get(let key):
+            return send(.get(key: key), isWrite: false).flatMapThrowing { response in
+                guard response.status == .ok || response.status == .notFound else {
+                    throw BenchFailure(description: "get: \(response.status) \(response.error)")
+                }
+            }
         }
     }
 
-    private func send(_ operation: KVOperation, isWrite: Bool) async throws -> ClientResponse {
+    private func send(_ operation: KVOperation, isWrite: Bool) -> EventLoopFuture<ClientResponse> {
         let promise = channel.eventLoop.makePromise(of: ClientResponse.self)
+        do {
+            try enqueue(operation, isWrite: isWrite, promise: promise)
+        } catch {
+            promise.fail(error)
+        }
+        return promise.futureResult
+    }
+
+    private func enqueue(_ operation: KVOperation, isWrite: Bool, promise: EventLoopPromise<ClientResponse>) throws {
         try state.withLockedValue { state in
             state.nextRequestID += 1
             let id = state.nextRequestID
@@ -89,7 +113,6 @@ final class PipelinedRaftSession: BenchSession {
                 pending.withLockedValue { $0.removeValue(forKey: id) }?.fail(error)
             }
         }
-        return try await promise.futureResult.get()
     }
 
     func close() async {
