@@ -171,7 +171,9 @@ workload() {
 log "starting our 3-node cluster (fresh data)"
 rm -rf "$state"/node1 "$state"/node2 "$state"/node3
 cluster_started=1
-RAFT_LOG_LEVEL=${RAFT_LOG_LEVEL:-warning} deploy/cluster.sh up -n 3 >"$out/cluster-up.log" 2>&1 || { tail -20 "$out/cluster-up.log" >&2; die "cluster.sh up failed"; }
+cluster_flags=(-n 3)
+[ $build -eq 0 ] && cluster_flags+=(--no-build)
+RAFT_LOG_LEVEL=${RAFT_LOG_LEVEL:-warning} deploy/cluster.sh up "${cluster_flags[@]}" >"$out/cluster-up.log" 2>&1 || { tail -20 "$out/cluster-up.log" >&2; die "cluster.sh up failed"; }
 sleep 2
 raft_pids="$(cat "$state"/node1/pid) $(cat "$state"/node2/pid) $(cat "$state"/node3/pid)"
 workload swift-raft "$raft_endpoints" "$raft_pids"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs a local swift-raft cluster on loopback.
 #
-#   deploy/cluster.sh up [-n 3|5]   install what is missing, build release, start the members,
-#                                   wait for a leader, print the addresses (harmless if running)
+#   deploy/cluster.sh up [-n 3|5] [--no-build]
+#                                   install what is missing, build release, start the members,
+#                                   wait for a leader, print the addresses (harmless if running);
+#                                   --no-build runs the binaries already in .build/release
 #   deploy/cluster.sh status        every member's role, term, leader and indices (raftctl status)
 #   deploy/cluster.sh logs [ID]     the last lines of each member's log (or one member's)
 #   deploy/cluster.sh down          stop exactly the members this script started (SIGTERM, then
@@ -27,10 +29,12 @@ command=${1:-}
 [ -n "$command" ] || usage
 shift
 members=3
+build=1
 while [ $# -gt 0 ]; do
   case "$1" in
     -n) [ $# -ge 2 ] || usage; members=$2; shift 2 ;;
     -n*) members=${1#-n}; shift ;;
+    --no-build) build=0; shift ;;
     *) break ;;
   esac
 done
@@ -62,11 +66,16 @@ up() {
     done
   fi
   install_packages
-  echo "cluster.sh: building release (first time: a few minutes)"
-  swift build -c release --product raft-node >"$state.build.log" 2>&1 || { tail -20 "$state.build.log"; die "build failed"; }
-  swift build -c release --product raftctl >>"$state.build.log" 2>&1 || { tail -20 "$state.build.log"; die "build failed"; }
-  mkdir -p "$state"
-  mv "$state.build.log" "$state/build.log"
+  if [ $build -eq 1 ]; then
+    echo "cluster.sh: building release (first time: a few minutes)"
+    swift build -c release --product raft-node >"$state.build.log" 2>&1 || { tail -20 "$state.build.log"; die "build failed"; }
+    swift build -c release --product raftctl >>"$state.build.log" 2>&1 || { tail -20 "$state.build.log"; die "build failed"; }
+    mkdir -p "$state"
+    mv "$state.build.log" "$state/build.log"
+  else
+    [ -x "$bin/raft-node" ] && [ -x "$bin/raftctl" ] || die "--no-build: no raft-node/raftctl in $bin"
+    mkdir -p "$state"
+  fi
   echo "$members" >"$state/members"
   local cluster=() clients=()
   for i in $(seq 1 "$members"); do

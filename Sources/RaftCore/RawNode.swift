@@ -78,7 +78,7 @@ public final class RawNode {
 
     /// True when `ready()` has something to do.
     public var hasReady: Bool {
-        if raft.pendingBroadcast || raft.commitToAnnounce || !raft.msgs.isEmpty { return true }
+        if raft.pendingBroadcast || !raft.msgs.isEmpty { return true }
         if raft.reads.roundWanted || !raft.reads.ready.isEmpty { return true }
         if raft.hardState != prevHardState { return true }
         if raft.log.unstable.snapshot != nil || !raft.log.unstableEntries.isEmpty { return true }
@@ -88,7 +88,6 @@ public final class RawNode {
     /// Collects what must be persisted, sent and applied. See `Ready` for the order.
     public func ready() -> Ready {
         raft.flushProposals()
-        raft.flushCommit()
         raft.flushReads()
         let hardState = raft.hardState
         let changed = hardState != prevHardState

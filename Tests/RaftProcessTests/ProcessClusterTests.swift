@@ -24,6 +24,30 @@ import Testing
         await cluster.shutdown()
     }
 
+    /// raft-bench is how the performance figures are measured: both of its ways of driving the
+    /// cluster must complete exactly the operations asked for, and the writes must be there.
+    @Test func raftBenchCompletesItsCountAndItsWritesLand() async throws {
+        let cluster = try await ProcessCluster()
+        _ = try await cluster.leader()
+        let bench = ProcessCluster.binaries.appendingPathComponent("raft-bench").path
+        for mode in [[], ["--kvclient"]] {
+            let (status, output) = try run(
+                bench,
+                ["--endpoints", cluster.endpoints.joined(separator: ","), "--clients", "4", "--count", "300",
+                    "--keys", "10", "--warmup", "0", "--quiet"] + mode)
+            #expect(status == 0, "raft-bench \(mode) exited \(status): \(output)")
+            let result = output.split(separator: "\n").first { $0.hasPrefix("RESULT ") } ?? ""
+            #expect(result.contains(" ops=300 ") && result.hasSuffix(" errors=0"), "\(mode): \(result)")
+        }
+        let client = cluster.client()
+        for i in 0..<10 {
+            let response = try await client.get(k("bench-0000000\(i)"))
+            #expect(response.status == .ok && response.value.count == 256, "bench-0000000\(i): \(response.status)")
+        }
+        await client.close()
+        await cluster.shutdown()
+    }
+
     @Test func afterKillNineOfTheLeaderANewLeaderServesWithinFiveSecondsAndNothingAcknowledgedIsLost() async throws {
         let cluster = try await ProcessCluster()
         let client = cluster.client()
