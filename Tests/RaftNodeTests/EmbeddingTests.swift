@@ -59,6 +59,8 @@ private struct NoPeers: MessageSender {
             for _ in 0..<8 { total = try await node.propose([5]).get() }
             // The second run starts from the first run's snapshot and log: 8 × 5 more.
             #expect(total == 40 * (round + 1))
+            // A linearizable read (ReadIndex) sees every acknowledged write.
+            #expect(try await node.read { $0.value }.get() == 40 * (round + 1))
             await node.stop()
             try storage.close()
         }

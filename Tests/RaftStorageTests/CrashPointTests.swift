@@ -75,6 +75,21 @@ import Testing
         return last
     }
 
+    /// The repaired log takes a new write and keeps it across a reopen (which finds nothing
+    /// to repair); then the extra segment the write may have created is removed again.
+    static func writeAfterRepair(_ storage: DiskStorage, _ history: History, options: DiskStorageOptions, cut: Int) throws {
+        let next = try storage.lastIndex() + 1
+        try storage.append(entries(next...next, term: 99))
+        try storage.close()
+        let again = try DiskStorage(directory: history.directory, options: options)
+        #expect(try again.lastIndex() == next && again.term(next) == 99, "cut at \(cut)")
+        #expect(again.recoveryReport.tornTailsTruncated == 0 && again.recoveryReport.warnings.isEmpty, "cut at \(cut)")
+        try again.close()
+        for file in try segmentFiles(history.directory) where file > history.segment {
+            try FileManager.default.removeItem(atPath: file)
+        }
+    }
+
     @Test func cutAtEveryByteOfTheLastRecords() throws {
         let dir = TempDirectory()
         defer { dir.cleanup() }
@@ -93,19 +108,8 @@ import Testing
             let onBoundary = points.contains { $0.end == cut }
             #expect(storage.recoveryReport.tornTailsTruncated == (onBoundary || cut == 0 ? 0 : 1), "cut at \(cut)")
             if cut % 11 == 0 {
-                // The repaired log takes new writes and keeps them.
-                let next = try storage.lastIndex() + 1
-                try storage.append(entries(next...next, term: 99))
-                try storage.close()
-                let again = try DiskStorage(directory: history.directory, options: Self.options)
-                #expect(try again.lastIndex() == next && again.term(next) == 99, "cut at \(cut)")
-                #expect(again.recoveryReport.tornTailsTruncated == 0)
-                try again.close()
+                try Self.writeAfterRepair(storage, history, options: Self.options, cut: cut)
                 reopenedAndWritten += 1
-                // Undo the extra segment the write may have created.
-                for file in try segmentFiles(history.directory) where file > history.segment {
-                    try FileManager.default.removeItem(atPath: file)
-                }
             } else {
                 try storage.close()
             }
@@ -138,17 +142,8 @@ import Testing
             let torn = partial.contains { $0 != 0 } ? 1 : 0
             #expect(storage.recoveryReport.tornTailsTruncated == torn, "cut at \(cut)")
             if cut % 7 == 0 {
-                let next = try storage.lastIndex() + 1
-                try storage.append(entries(next...next, term: 99))
-                try storage.close()
-                let again = try DiskStorage(directory: history.directory, options: preallocated)
-                #expect(try again.lastIndex() == next && again.term(next) == 99, "cut at \(cut)")
-                #expect(again.recoveryReport.tornTailsTruncated == 0 && again.recoveryReport.warnings.isEmpty)
-                try again.close()
+                try Self.writeAfterRepair(storage, history, options: preallocated, cut: cut)
                 reopenedAndWritten += 1
-                for file in try segmentFiles(history.directory) where file > history.segment {
-                    try FileManager.default.removeItem(atPath: file)
-                }
             } else {
                 try storage.close()
             }
