@@ -34,6 +34,10 @@ public enum RandomSimulation {
                         if cfg.startCommand(i, Command.int(cfg.randInt())).isLeader { break }
                     }
                 }
+                // Linearizable reads on whoever believes it leads (a deposed leader included).
+                for i in 0..<n where cfg.isAlive(i) && cfg.rand(2) == 0 {
+                    cfg.startRead(i)
+                }
             case 30..<38:
                 cfg.disconnect(cfg.rand(n))
             case 38..<45:
@@ -66,6 +70,16 @@ public enum RandomSimulation {
         }
         _ = try cfg.checkOneLeader()
         let index = try cfg.one(cfg.randInt(), n, retry: true)
+        // ReadIndex liveness: with everything healed, a read on the leader is confirmed.
+        let confirmedBefore = cfg.readsConfirmed
+        var asked = false
+        for i in 0..<n where !asked {
+            asked = cfg.startRead(i)
+        }
+        try cfg.sleep(1000)
+        if !asked || cfg.readsConfirmed == confirmedBefore {
+            throw cfg.failed("no linearizable read was confirmed within 1 s of simulated time after healing (asked: \(asked))")
+        }
         if TestSeed.environment("RAFT_VERBOSE") != nil {
             print(
                 "randomSimulation seed \(seed): \(n) servers, committed through \(index), \(cfg.now) simulated ms, "

@@ -80,6 +80,11 @@ public final class SimCluster {
     var logs: [[UInt64: [UInt8]]]
     var lastApplied: [UInt64]
     public private(set) var maxIndex: UInt64 = 0
+    /// Reads asked for and not yet confirmed: request id → `maxIndex` when asked.
+    private var pendingReads: [UInt64: UInt64] = [:]
+    private var nextReadID: UInt64 = 1
+    /// Reads confirmed so far (each checked against its floor).
+    public private(set) var readsConfirmed = 0
     var failure: String?
     private var eventsAtSameTime = 0
 
@@ -311,6 +316,25 @@ public final class SimCluster {
         }
     }
 
+    /// Asks server `i` for a linearizable read (ReadIndex, thesis §6.4); false if it is not
+    /// the leader. When the read is confirmed its index must be at least the highest index any
+    /// server had applied when it was asked (every write acknowledged before the read): a lower
+    /// one is a stale read and fails the run.
+    @discardableResult
+    public func startRead(_ i: Int) -> Bool {
+        guard let server = servers[i], isCurrent(server) else { return false }
+        let id = nextReadID
+        nextReadID += 1
+        do {
+            try server.node.readIndex(id)
+        } catch {
+            return false
+        }
+        pendingReads[id] = maxIndex
+        scheduleReady(server)
+        return true
+    }
+
     /// `GetState()`: (term, isLeader) of a live server.
     public func getState(_ i: Int) -> (term: Int, isLeader: Bool) {
         guard let server = servers[i] else { return (-1, false) }
@@ -376,6 +400,14 @@ public final class SimCluster {
             }
             for entry in ready.committedEntries {
                 apply(server, entry)
+            }
+            for state in ready.readStates {
+                guard let floor = pendingReads.removeValue(forKey: state.requestID) else { continue }
+                if state.index < floor {
+                    record(
+                        "server \(server.index): read \(state.requestID) confirmed at index \(state.index), below index \(floor) that was applied before the read was asked (stale read)")
+                }
+                readsConfirmed += 1
             }
             server.node.advance(ready)
         }
