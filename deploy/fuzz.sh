@@ -24,8 +24,11 @@ if [ ! -d corpus-wire ] || [ -z "$(ls -A corpus-wire)" ]; then
   rm -rf "$generated"
 fi
 echo "fuzz.sh: running FuzzWire for ${seconds}s"
+# The fuzzer's own exit status decides (a `|| true` here would reset PIPESTATUS and hide findings).
+set +e
 "$bin" corpus-wire -max_total_time="$seconds" -max_len=8192 -timeout=10 -rss_limit_mb=4096 \
-  -print_final_stats=1 2>&1 | tee /tmp/raft-fuzz.log | grep -E "^(#[0-9]+ +DONE|stat::|==[0-9]+==|Done)|ERROR|SUMMARY" || true
+  -print_final_stats=1 2>&1 | tee /tmp/raft-fuzz.log | grep -E "^(#[0-9]+ +DONE|stat::|==[0-9]+==|Done)|ERROR|SUMMARY"
 status=${PIPESTATUS[0]}
+set -e
 [ "$status" -eq 0 ] && echo "fuzz.sh: no findings" || echo "fuzz.sh: finding (exit $status), see /tmp/raft-fuzz.log" >&2
 exit "$status"

@@ -25,13 +25,14 @@ def envelopes():
     yield e(cluster_id="c", from_id=2, to_id=1, id=1,
             request_vote_response=raft_pb2.RequestVoteResponse(term=3, vote_granted=True))
     ae = raft_pb2.AppendEntriesRequest(term=M, leader_id=1, prev_log_index=7, prev_log_term=2,
-                                       leader_commit=6)
+                                       leader_commit=6, read_round=5)
     ae.entries.add(index=8, term=3, type=raft_pb2.ENTRY_NORMAL, data=b"put k v")
     ae.entries.add(index=9, term=3, type=raft_pb2.ENTRY_NOOP)
     yield e(cluster_id="prod", from_id=1, to_id=3, id=7, append_entries=ae)
     yield e(cluster_id="c", from_id=3, to_id=1, id=7,
             append_entries_response=raft_pb2.AppendEntriesResponse(
-                term=3, success=False, conflict_index=4, conflict_term=2, prev_log_index=7))
+                term=3, success=False, conflict_index=4, conflict_term=2, prev_log_index=7,
+                read_round=5))
     yield e(cluster_id="c", from_id=1, to_id=2, id=8,
             install_snapshot=raft_pb2.InstallSnapshotRequest(
                 term=3, leader_id=1, last_included_index=100, last_included_term=3, offset=0,
