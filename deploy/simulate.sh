@@ -15,8 +15,10 @@ cd "$root"
 echo "simulate.sh: $seeds seeds from $base"
 swift build --build-tests >/dev/null
 start=$(date +%s)
+set +e  # read the test run's own status, and still print the summary when it fails
 RAFT_SIM_SEEDS=$seeds RAFT_SIM_SEED_BASE=$base swift test --skip-build --filter RandomSimulationTests 2>&1 \
   | grep -E "✘|✔ Test run|error|seed" | cut -c1-300
 status=${PIPESTATUS[0]}
+set -e
 echo "simulate.sh: $seeds seeds in $(( $(date +%s) - start )) s, exit $status"
 exit "$status"
