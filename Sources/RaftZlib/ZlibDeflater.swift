@@ -17,8 +17,9 @@ public final class ZlibDeflater {
     /// zlib's default level (`Z_DEFAULT_COMPRESSION`, currently the same as 6).
     public static let defaultLevel = -1
 
-    private let stream: UnsafeMutablePointer<z_stream>
-    private let scratch: UnsafeMutableBufferPointer<UInt8>
+    private let memory: ZlibStreamMemory
+    private var stream: UnsafeMutablePointer<z_stream> { memory.stream }
+    private var scratch: UnsafeMutableBufferPointer<UInt8> { memory.scratch }
     /// The error that broke the stream, thrown again by every later call.
     private var failure: ZlibError?
 
@@ -37,24 +38,11 @@ public final class ZlibDeflater {
     /// - Throws: ``ZlibError/invalidLevel(_:)``, ``ZlibError/outOfMemory``.
     public init(level: Int = ZlibDeflater.defaultLevel) throws(ZlibError) {
         guard (-1...9).contains(level) else { throw .invalidLevel(level) }
-        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-        stream.initialize(to: z_stream())
-        let code = czlib_deflate_init(stream, Int32(level))
-        guard code == Z_OK else {
-            let error = ZlibError(code: code, stream: stream)
-            stream.deinitialize(count: 1)
-            stream.deallocate()
-            throw error
-        }
-        self.stream = stream
-        self.scratch = .allocate(capacity: zlibScratchCapacity)
+        memory = try ZlibStreamMemory { czlib_deflate_init($0, Int32(level)) }
     }
 
     deinit {
-        deflateEnd(stream)
-        stream.deinitialize(count: 1)
-        stream.deallocate()
-        scratch.deallocate()
+        memory.release(deflateEnd)
     }
 
     /// Compresses `input`, appending to `output` whatever compressed bytes zlib emits now.

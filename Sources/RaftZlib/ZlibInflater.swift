@@ -21,8 +21,9 @@ public final class ZlibInflater {
     /// The largest total number of decompressed bytes this inflater will produce.
     public let maxOutputBytes: Int
 
-    private let stream: UnsafeMutablePointer<z_stream>
-    private let scratch: UnsafeMutableBufferPointer<UInt8>
+    private let memory: ZlibStreamMemory
+    private var stream: UnsafeMutablePointer<z_stream> { memory.stream }
+    private var scratch: UnsafeMutableBufferPointer<UInt8> { memory.scratch }
     /// The error that broke the stream, thrown again by every later call.
     private var failure: ZlibError?
 
@@ -41,25 +42,12 @@ public final class ZlibInflater {
     /// - Throws: ``ZlibError/outOfMemory``.
     public init(maxOutputBytes: Int = .max) throws(ZlibError) {
         precondition(maxOutputBytes >= 0, "maxOutputBytes must not be negative")
-        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-        stream.initialize(to: z_stream())
-        let code = czlib_inflate_init(stream)
-        guard code == Z_OK else {
-            let error = ZlibError(code: code, stream: stream)
-            stream.deinitialize(count: 1)
-            stream.deallocate()
-            throw error
-        }
         self.maxOutputBytes = maxOutputBytes
-        self.stream = stream
-        self.scratch = .allocate(capacity: zlibScratchCapacity)
+        memory = try ZlibStreamMemory { czlib_inflate_init($0) }
     }
 
     deinit {
-        inflateEnd(stream)
-        stream.deinitialize(count: 1)
-        stream.deallocate()
-        scratch.deallocate()
+        memory.release(inflateEnd)
     }
 
     /// Decompresses `chunk`, appending to `output` whatever bytes it yields.
