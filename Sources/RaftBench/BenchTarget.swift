@@ -26,6 +26,16 @@ protocol LoopDrivenSession: BenchSession {
     func issue(_ operation: BenchOperation) -> EventLoopFuture<Void>
 }
 
+extension LoopDrivenSession {
+    func put(key: [UInt8], value: [UInt8]) async throws {
+        try await issue(.put(key: key, value: value)).get()
+    }
+
+    func get(key: [UInt8]) async throws {
+        try await issue(.get(key: key)).get()
+    }
+}
+
 /// What a run failed on when the system answered but not with success.
 struct BenchFailure: Error, CustomStringConvertible {
     var description: String

@@ -33,14 +33,6 @@ final class EtcdSession: LoopDrivenSession {
         return EtcdSession(endpoint: endpoint, host: host, channel: channel)
     }
 
-    func put(key: [UInt8], value: [UInt8]) async throws {
-        try await issue(.put(key: key, value: value)).get()
-    }
-
-    func get(key: [UInt8]) async throws {
-        try await issue(.get(key: key)).get()
-    }
-
     var eventLoop: any EventLoop { channel.eventLoop }
 
     func issue(_ operation: BenchOperation) -> EventLoopFuture<Void> {

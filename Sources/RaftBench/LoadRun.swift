@@ -1,7 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// Drives the sessions: `pipeline` tasks per session, each issuing one operation at a time,
+/// Drives the sessions: `pipeline` workers per session, each issuing one operation at a time,
 /// for a duration or a count of operations after a warmup; measures each completed operation.
 struct LoadRun: Sendable {
     let sessions: [any BenchSession]
@@ -54,12 +54,12 @@ struct LoadRun: Sendable {
             }
         } : nil
 
+        let workload = Workload(
+            keys: keyBytes, payload: payload, readRatio: readRatio, measureStart: measureStart,
+            measureEnd: measureEnd, countMode: countMode, shared: shared)
         let loopSessions = sessions.compactMap { $0 as? any LoopDrivenSession }
         let stats: LatencyStats
         if loopSessions.count == sessions.count {
-            let workload = Workload(
-                keys: keyBytes, payload: payload, readRatio: readRatio, measureStart: measureStart,
-                measureEnd: measureEnd, countMode: countMode, shared: shared)
             var finished: [EventLoopFuture<LatencyStats>] = []
             for session in loopSessions {
                 for _ in 0..<pipeline {
@@ -72,9 +72,7 @@ struct LoadRun: Sendable {
             }
             stats = all
         } else {
-            stats = await runTasks(
-                keyBytes: keyBytes, payload: payload, measureStart: measureStart, measureEnd: measureEnd,
-                countMode: countMode, shared: shared)
+            stats = await runTasks(workload)
         }
         reporter?.cancel()
         let end = countMode ? shared.state.withLockedValue { $0.finishedAt } : measureEnd
@@ -85,53 +83,24 @@ struct LoadRun: Sendable {
     }
 
     /// Workers as tasks awaiting each operation (sessions without a loop-driven path).
-    private func runTasks(
-        keyBytes: [[UInt8]], payload: [UInt8], measureStart: UInt64, measureEnd: UInt64, countMode: Bool,
-        shared: Shared
-    ) async -> LatencyStats {
-        let now = monotonicNanoseconds
-        let stats = await withTaskGroup(of: LatencyStats.self) { tasks in
+    private func runTasks(_ workload: Workload) async -> LatencyStats {
+        await withTaskGroup(of: LatencyStats.self) { tasks in
             for session in sessions {
                 for _ in 0..<pipeline {
                     tasks.addTask {
                         var stats = LatencyStats()
                         var rng = SystemRandomNumberGenerator()
                         while true {
-                            let started = now()
-                            if started >= measureEnd { break }
-                            let measured = started >= measureStart
-                            if measured && countMode {
-                                let go = shared.state.withLockedValue { state -> Bool in
-                                    guard state.ticketsLeft > 0 else { return false }
-                                    state.ticketsLeft -= 1
-                                    return true
-                                }
-                                if !go { break }
-                            }
-                            let key = keyBytes[Int(rng.next() % UInt64(keyBytes.count))]
-                            let isRead = readRatio > 0 && (readRatio >= 1 || Double(rng.next() % 1_000_000) < readRatio * 1_000_000)
+                            let started = monotonicNanoseconds()
+                            guard let measured = workload.admit(at: started) else { break }
                             do {
-                                if isRead {
-                                    try await session.get(key: key)
-                                } else {
-                                    try await session.put(key: key, value: payload)
+                                switch workload.nextOperation(using: &rng) {
+                                case .put(let key, let value): try await session.put(key: key, value: value)
+                                case .get(let key): try await session.get(key: key)
                                 }
-                                let finished = now()
-                                if measured && finished <= measureEnd {
-                                    stats.record(microseconds: (finished - started) / 1000)
-                                }
-                                shared.state.withLockedValue {
-                                    $0.completed += 1
-                                    if finished > $0.finishedAt { $0.finishedAt = finished }
-                                }
+                                workload.succeeded(startedAt: started, measured: measured, stats: &stats)
                             } catch {
-                                if measured { stats.recordError() }
-                                let show = shared.state.withLockedValue { state -> Bool in
-                                    state.errors += 1
-                                    state.printedErrors += 1
-                                    return state.printedErrors <= 5
-                                }
-                                if show { printErr("raft-bench: error: \(error)") }
+                                workload.failed(error, measured: measured, stats: &stats)
                                 // Do not spin on a refused connection or a cluster without a leader.
                                 try? await Task.sleep(nanoseconds: 10_000_000)
                             }
@@ -144,7 +113,6 @@ struct LoadRun: Sendable {
             for await one in tasks { all.merge(one) }
             return all
         }
-        return stats
     }
 }
 
@@ -157,6 +125,51 @@ struct Workload: Sendable {
     let measureEnd: UInt64
     let countMode: Bool
     let shared: LoadRun.Shared
+
+    /// Whether a worker may start an operation at `started`: nil once the run is over (time
+    /// up, or no ticket left in count mode), else whether the operation is measured.
+    func admit(at started: UInt64) -> Bool? {
+        if started >= measureEnd { return nil }
+        let measured = started >= measureStart
+        if measured && countMode {
+            let go = shared.state.withLockedValue { state -> Bool in
+                guard state.ticketsLeft > 0 else { return false }
+                state.ticketsLeft -= 1
+                return true
+            }
+            if !go { return nil }
+        }
+        return measured
+    }
+
+    /// A random key; a read with probability `readRatio`, else a put of the payload.
+    func nextOperation(using rng: inout some RandomNumberGenerator) -> BenchOperation {
+        let key = keys[Int(rng.next() % UInt64(keys.count))]
+        let isRead = readRatio > 0 && (readRatio >= 1 || Double(rng.next() % 1_000_000) < readRatio * 1_000_000)
+        return isRead ? .get(key: key) : .put(key: key, value: payload)
+    }
+
+    func succeeded(startedAt started: UInt64, measured: Bool, stats: inout LatencyStats) {
+        let finished = monotonicNanoseconds()
+        if measured && finished <= measureEnd {
+            stats.record(microseconds: (finished - started) / 1000)
+        }
+        shared.state.withLockedValue {
+            $0.completed += 1
+            if finished > $0.finishedAt { $0.finishedAt = finished }
+        }
+    }
+
+    /// Counts the error and prints the first five of the run.
+    func failed(_ error: any Error, measured: Bool, stats: inout LatencyStats) {
+        if measured { stats.recordError() }
+        let show = shared.state.withLockedValue { state -> Bool in
+            state.errors += 1
+            state.printedErrors += 1
+            return state.printedErrors <= 5
+        }
+        if show { printErr("raft-bench: error: \(error)") }
+    }
 }
 
 /// One worker confined to its session's event loop: each completion records the operation and
@@ -185,48 +198,21 @@ final class LoopWorker {
     }
 
     private func next() {
-        let w = workload
         let started = monotonicNanoseconds()
-        if started >= w.measureEnd { return done.succeed(stats) }
-        let measured = started >= w.measureStart
-        if measured && w.countMode {
-            let go = w.shared.state.withLockedValue { state -> Bool in
-                guard state.ticketsLeft > 0 else { return false }
-                state.ticketsLeft -= 1
-                return true
-            }
-            if !go { return done.succeed(stats) }
-        }
-        let key = w.keys[Int(rng.next() % UInt64(w.keys.count))]
-        let isRead = w.readRatio > 0 && (w.readRatio >= 1 || Double(rng.next() % 1_000_000) < w.readRatio * 1_000_000)
-        let operation: BenchOperation = isRead ? .get(key: key) : .put(key: key, value: w.payload)
+        guard let measured = workload.admit(at: started) else { return done.succeed(stats) }
         let loopBound = NIOLoopBound(self, eventLoop: session.eventLoop)
-        session.issue(operation).whenComplete { result in
+        session.issue(workload.nextOperation(using: &rng)).whenComplete { result in
             loopBound.value.completed(result, started: started, measured: measured)
         }
     }
 
     private func completed(_ result: Result<Void, any Error>, started: UInt64, measured: Bool) {
-        let w = workload
         switch result {
         case .success:
-            let finished = monotonicNanoseconds()
-            if measured && finished <= w.measureEnd {
-                stats.record(microseconds: (finished - started) / 1000)
-            }
-            w.shared.state.withLockedValue {
-                $0.completed += 1
-                if finished > $0.finishedAt { $0.finishedAt = finished }
-            }
+            workload.succeeded(startedAt: started, measured: measured, stats: &stats)
             next()
         case .failure(let error):
-            if measured { stats.recordError() }
-            let show = w.shared.state.withLockedValue { state -> Bool in
-                state.errors += 1
-                state.printedErrors += 1
-                return state.printedErrors <= 5
-            }
-            if show { printErr("raft-bench: error: \(error)") }
+            workload.failed(error, measured: measured, stats: &stats)
             // Do not spin on a refused connection or a cluster without a leader.
             let loopBound = NIOLoopBound(self, eventLoop: session.eventLoop)
             session.eventLoop.scheduleTask(in: .milliseconds(10)) { loopBound.value.next() }

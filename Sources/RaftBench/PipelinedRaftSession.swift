@@ -58,14 +58,6 @@ final class PipelinedRaftSession: LoopDrivenSession {
         return PipelinedRaftSession(channel: channel, pending: pending)
     }
 
-    func put(key: [UInt8], value: [UInt8]) async throws {
-        try await issue(.put(key: key, value: value)).get()
-    }
-
-    func get(key: [UInt8]) async throws {
-        try await issue(.get(key: key)).get()
-    }
-
     var eventLoop: any EventLoop { channel.eventLoop }
 
     func issue(_ operation: BenchOperation) -> EventLoopFuture<Void> {
