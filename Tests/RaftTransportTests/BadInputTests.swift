@@ -100,11 +100,7 @@ struct BadInputTests {
 
     /// A peer that answers with a request on our outbound connection breaks the protocol.
     @Test func requestOnAnOutboundConnectionIsRejected() async throws {
-        let peer = try await RawServer(mode: .reading)
-        let node = TestNode.make(id: 1, peers: [2: PeerAddress(host: loopback, port: peer.port)])
-        try await node.start()
-        node.send(voteRequest(from: 1), to: 2)
-        #expect(try await eventually { peer.frameCount == 1 })
+        let (node, peer, _) = try await nodeWithVoteRequestAtRawPeer()
         try await peer.reply(Envelope(clusterID: clusterID, fromID: 2, toID: 1, id: 1, body: voteRequest(from: 2)))
         #expect(try await eventually { node.stats.rejections("unexpected_request") == 1 })
         #expect(try await eventually { node.stats.disconnects[2] == 1 })
@@ -115,12 +111,7 @@ struct BadInputTests {
 
     /// A response from another cluster on an outbound connection is rejected too.
     @Test func foreignResponseOnAnOutboundConnectionIsRejected() async throws {
-        let peer = try await RawServer(mode: .reading)
-        let node = TestNode.make(id: 1, peers: [2: PeerAddress(host: loopback, port: peer.port)])
-        try await node.start()
-        node.send(voteRequest(from: 1), to: 2)
-        #expect(try await eventually { peer.frameCount == 1 })
-        let request = try #require(try peer.envelopes.first)
+        let (node, peer, request) = try await nodeWithVoteRequestAtRawPeer()
         try await peer.reply(
             Envelope(
                 clusterID: "other", fromID: 2, toID: 1, id: request.id,

@@ -153,12 +153,7 @@ struct ExchangeTests {
 
     /// A response of another kind than the request with its id is a protocol error.
     @Test func mismatchedResponseClosesTheConnection() async throws {
-        let peer = try await RawServer(mode: .reading)
-        let node = TestNode.make(id: 1, peers: [2: PeerAddress(host: loopback, port: peer.port)])
-        try await node.start()
-        node.send(voteRequest(from: 1), to: 2)
-        #expect(try await eventually { peer.frameCount == 1 })
-        let request = try #require(try peer.envelopes.first)
+        let (node, peer, request) = try await nodeWithVoteRequestAtRawPeer()
         try await peer.reply(
             Envelope(
                 clusterID: clusterID, fromID: 2, toID: 1, id: request.id,

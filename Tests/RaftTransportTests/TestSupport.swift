@@ -6,6 +6,7 @@ import RaftCore
 import RaftMessages
 import RaftTransport
 import RaftWire
+import Testing
 
 let clusterID = "test-cluster"
 let loopback = "127.0.0.1"
@@ -221,6 +222,18 @@ struct RawClient: Sendable {
     func close() async {
         try? await channel.close()
     }
+}
+
+/// Node 1, started, whose only peer (2) is a `.reading` raw server that has received one
+/// RequestVote from it: the test then answers on that connection as it likes.
+func nodeWithVoteRequestAtRawPeer() async throws -> (node: TestNode, peer: RawServer, request: Envelope) {
+    let peer = try await RawServer(mode: .reading)
+    let node = TestNode.make(id: 1, peers: [2: PeerAddress(host: loopback, port: peer.port)])
+    try await node.start()
+    node.send(voteRequest(from: 1), to: 2)
+    #expect(try await eventually { peer.frameCount == 1 })
+    let request = try #require(try peer.envelopes.first)
+    return (node, peer, request)
 }
 
 /// A hand-written peer server. `.reading` decodes and records the frames of every accepted
