@@ -45,8 +45,6 @@ final class Raft {
     private var rng: SplitMix64
     /// Proposals were appended since the last broadcast: they go out together at `ready()`.
     var pendingBroadcast = false
-    /// The commit index advanced since the last tick.
-    var commitToAnnounce = false
     var incomingSnapshot: IncomingSnapshot?
     /// The commit index the current leader last announced (a follower's view, for the commit
     /// lag it reports; 0 when no leader was heard in this term).
@@ -106,7 +104,6 @@ final class Raft {
         resetRandomizedElectionTimeout()
         votes = [:]
         pendingBroadcast = false
-        commitToAnnounce = false
         reads = ReadIndexQueue()
         progress = [:]
         let last = log.lastIndex
@@ -403,7 +400,7 @@ final class Raft {
     /// toward a majority only once the driver has made it durable (`RawNode.advance`).
     func persisted(through index: UInt64, term entryTerm: UInt64) {
         guard role == .leader, log.term(index) == entryTerm, progress[id]?.maybeUpdate(index) == true else { return }
-        if maybeCommit() { commitToAnnounce = true }
+        maybeCommit()
     }
 
     /// Sends the entries proposed since the last broadcast.
@@ -419,10 +416,7 @@ final class Raft {
     /// commit index by the next tick gets an empty append then. (Announcing every advance at
     /// once doubled the messages per write at one client, and their processing competed with
     /// the next write for the CPU.)
-    func flushCommit() {
-        guard commitToAnnounce else { return }
-        commitToAnnounce = false
-        guard role == .leader else { return }
+    private func flushCommit() {
         for peer in peers where (progress[peer]?.sentCommit ?? .max) < log.committed {
             sendAppend(to: peer, sendIfEmpty: true)
         }
@@ -471,12 +465,12 @@ final class Raft {
     /// §5.3 / Figure 2, Leaders: "If there exists an N such that N > commitIndex, a majority of
     /// matchIndex[i] ≥ N, and log[N].term == currentTerm: set commitIndex = N". The term test is
     /// §5.4.2 (Figure 8): entries of earlier terms commit only indirectly.
-    private func maybeCommit() -> Bool {
+    /// Followers hear the new index with the next append (see `flushCommit`).
+    private func maybeCommit() {
         let index = voters.committedIndex { progress[$0]?.match ?? 0 }
-        guard log.maybeCommit(index, term: term) else { return false }
+        guard log.maybeCommit(index, term: term) else { return }
         // The first commit of this term lets the reads that waited for it start (§6.4 step 1).
         for requestID in reads.committedInTerm() { startRead(requestID) }
-        return true
     }
 
     private func bcastAppend(sendIfEmpty: Bool) {
@@ -575,7 +569,7 @@ final class Raft {
                 }
             }
             progress[peer] = pr
-            if maybeCommit() { commitToAnnounce = true }
+            maybeCommit()
             while sendAppend(to: peer, sendIfEmpty: false) {}
         } else {
             // Nothing new (a heartbeat's answer or a duplicate): the follower is alive, so let a
