@@ -50,15 +50,17 @@ let package = Package(
         // zlib streaming compression and crc32.
         .target(name: "RaftZlib", dependencies: ["CZlib"]),
 
-        // The deterministic Raft state machine: no I/O, clocks or threads.
-        .target(name: "RaftCore", dependencies: ["RaftMessages"]),
+        // The deterministic Raft state machine: no I/O, clocks or threads. It encodes and decodes
+        // the configuration changes it appends and applies through RaftWire (as etcd's raft uses
+        // its raftpb package).
+        .target(name: "RaftCore", dependencies: ["RaftMessages", "RaftWire"]),
 
         // A simulated cluster (network, persister, tester checks) that drives RaftCore on
         // simulated time; used by the core's tests and by later storage tests.
         .target(name: "RaftTestKit", dependencies: ["RaftCore", "RaftMessages"]),
 
         // Durable storage: write-ahead log segments, hard state and zlib-compressed snapshots.
-        .target(name: "RaftStorage", dependencies: ["RaftCore", "RaftMessages", "RaftZlib"]),
+        .target(name: "RaftStorage", dependencies: ["RaftCore", "RaftMessages", "RaftWire", "RaftZlib"]),
 
         // The node: drives the core with ticks, storage, a transport and a state machine.
         .target(
@@ -205,7 +207,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]),
-        .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "RaftTestKit", "RaftMessages"]),
+        .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "RaftTestKit", "RaftMessages", "RaftWire"]),
         .testTarget(
             name: "RaftStorageTests",
             dependencies: ["RaftStorage", "RaftCore", "RaftMessages", "RaftZlib", "RaftTestKit"]),

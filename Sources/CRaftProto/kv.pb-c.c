@@ -232,6 +232,276 @@ void   raft__kv__status_request__free_unpacked
   assert(message->base.descriptor == &raft__kv__status_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   raft__kv__member_list_request__init
+                     (Raft__Kv__MemberListRequest         *message)
+{
+  static const Raft__Kv__MemberListRequest init_value = RAFT__KV__MEMBER_LIST_REQUEST__INIT;
+  *message = init_value;
+}
+size_t raft__kv__member_list_request__get_packed_size
+                     (const Raft__Kv__MemberListRequest *message)
+{
+  assert(message->base.descriptor == &raft__kv__member_list_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raft__kv__member_list_request__pack
+                     (const Raft__Kv__MemberListRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raft__kv__member_list_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raft__kv__member_list_request__pack_to_buffer
+                     (const Raft__Kv__MemberListRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raft__kv__member_list_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raft__Kv__MemberListRequest *
+       raft__kv__member_list_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raft__Kv__MemberListRequest *)
+     protobuf_c_message_unpack (&raft__kv__member_list_request__descriptor,
+                                allocator, len, data);
+}
+void   raft__kv__member_list_request__free_unpacked
+                     (Raft__Kv__MemberListRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raft__kv__member_list_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raft__kv__member_add_request__init
+                     (Raft__Kv__MemberAddRequest         *message)
+{
+  static const Raft__Kv__MemberAddRequest init_value = RAFT__KV__MEMBER_ADD_REQUEST__INIT;
+  *message = init_value;
+}
+size_t raft__kv__member_add_request__get_packed_size
+                     (const Raft__Kv__MemberAddRequest *message)
+{
+  assert(message->base.descriptor == &raft__kv__member_add_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raft__kv__member_add_request__pack
+                     (const Raft__Kv__MemberAddRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raft__kv__member_add_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raft__kv__member_add_request__pack_to_buffer
+                     (const Raft__Kv__MemberAddRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raft__kv__member_add_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raft__Kv__MemberAddRequest *
+       raft__kv__member_add_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raft__Kv__MemberAddRequest *)
+     protobuf_c_message_unpack (&raft__kv__member_add_request__descriptor,
+                                allocator, len, data);
+}
+void   raft__kv__member_add_request__free_unpacked
+                     (Raft__Kv__MemberAddRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raft__kv__member_add_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raft__kv__member_promote_request__init
+                     (Raft__Kv__MemberPromoteRequest         *message)
+{
+  static const Raft__Kv__MemberPromoteRequest init_value = RAFT__KV__MEMBER_PROMOTE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t raft__kv__member_promote_request__get_packed_size
+                     (const Raft__Kv__MemberPromoteRequest *message)
+{
+  assert(message->base.descriptor == &raft__kv__member_promote_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raft__kv__member_promote_request__pack
+                     (const Raft__Kv__MemberPromoteRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raft__kv__member_promote_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raft__kv__member_promote_request__pack_to_buffer
+                     (const Raft__Kv__MemberPromoteRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raft__kv__member_promote_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raft__Kv__MemberPromoteRequest *
+       raft__kv__member_promote_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raft__Kv__MemberPromoteRequest *)
+     protobuf_c_message_unpack (&raft__kv__member_promote_request__descriptor,
+                                allocator, len, data);
+}
+void   raft__kv__member_promote_request__free_unpacked
+                     (Raft__Kv__MemberPromoteRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raft__kv__member_promote_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raft__kv__member_remove_request__init
+                     (Raft__Kv__MemberRemoveRequest         *message)
+{
+  static const Raft__Kv__MemberRemoveRequest init_value = RAFT__KV__MEMBER_REMOVE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t raft__kv__member_remove_request__get_packed_size
+                     (const Raft__Kv__MemberRemoveRequest *message)
+{
+  assert(message->base.descriptor == &raft__kv__member_remove_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raft__kv__member_remove_request__pack
+                     (const Raft__Kv__MemberRemoveRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raft__kv__member_remove_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raft__kv__member_remove_request__pack_to_buffer
+                     (const Raft__Kv__MemberRemoveRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raft__kv__member_remove_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raft__Kv__MemberRemoveRequest *
+       raft__kv__member_remove_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raft__Kv__MemberRemoveRequest *)
+     protobuf_c_message_unpack (&raft__kv__member_remove_request__descriptor,
+                                allocator, len, data);
+}
+void   raft__kv__member_remove_request__free_unpacked
+                     (Raft__Kv__MemberRemoveRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raft__kv__member_remove_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raft__kv__member_replace_request__init
+                     (Raft__Kv__MemberReplaceRequest         *message)
+{
+  static const Raft__Kv__MemberReplaceRequest init_value = RAFT__KV__MEMBER_REPLACE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t raft__kv__member_replace_request__get_packed_size
+                     (const Raft__Kv__MemberReplaceRequest *message)
+{
+  assert(message->base.descriptor == &raft__kv__member_replace_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raft__kv__member_replace_request__pack
+                     (const Raft__Kv__MemberReplaceRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raft__kv__member_replace_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raft__kv__member_replace_request__pack_to_buffer
+                     (const Raft__Kv__MemberReplaceRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raft__kv__member_replace_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raft__Kv__MemberReplaceRequest *
+       raft__kv__member_replace_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raft__Kv__MemberReplaceRequest *)
+     protobuf_c_message_unpack (&raft__kv__member_replace_request__descriptor,
+                                allocator, len, data);
+}
+void   raft__kv__member_replace_request__free_unpacked
+                     (Raft__Kv__MemberReplaceRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raft__kv__member_replace_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raft__kv__transfer_leader_request__init
+                     (Raft__Kv__TransferLeaderRequest         *message)
+{
+  static const Raft__Kv__TransferLeaderRequest init_value = RAFT__KV__TRANSFER_LEADER_REQUEST__INIT;
+  *message = init_value;
+}
+size_t raft__kv__transfer_leader_request__get_packed_size
+                     (const Raft__Kv__TransferLeaderRequest *message)
+{
+  assert(message->base.descriptor == &raft__kv__transfer_leader_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raft__kv__transfer_leader_request__pack
+                     (const Raft__Kv__TransferLeaderRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raft__kv__transfer_leader_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raft__kv__transfer_leader_request__pack_to_buffer
+                     (const Raft__Kv__TransferLeaderRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raft__kv__transfer_leader_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raft__Kv__TransferLeaderRequest *
+       raft__kv__transfer_leader_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raft__Kv__TransferLeaderRequest *)
+     protobuf_c_message_unpack (&raft__kv__transfer_leader_request__descriptor,
+                                allocator, len, data);
+}
+void   raft__kv__transfer_leader_request__free_unpacked
+                     (Raft__Kv__TransferLeaderRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raft__kv__transfer_leader_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   raft__kv__client_request__init
                      (Raft__Kv__ClientRequest         *message)
 {
@@ -782,7 +1052,228 @@ const ProtobufCMessageDescriptor raft__kv__status_request__descriptor =
   (ProtobufCMessageInit) raft__kv__status_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor raft__kv__client_request__field_descriptors[8] =
+#define raft__kv__member_list_request__field_descriptors NULL
+#define raft__kv__member_list_request__field_indices_by_name NULL
+#define raft__kv__member_list_request__number_ranges NULL
+const ProtobufCMessageDescriptor raft__kv__member_list_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raft.kv.MemberListRequest",
+  "MemberListRequest",
+  "Raft__Kv__MemberListRequest",
+  "raft.kv",
+  sizeof(Raft__Kv__MemberListRequest),
+  0,
+  raft__kv__member_list_request__field_descriptors,
+  raft__kv__member_list_request__field_indices_by_name,
+  0,  raft__kv__member_list_request__number_ranges,
+  (ProtobufCMessageInit) raft__kv__member_list_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raft__kv__member_add_request__field_descriptors[1] =
+{
+  {
+    "member",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Raft__Kv__MemberAddRequest, member),
+    &raft__member__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raft__kv__member_add_request__field_indices_by_name[] = {
+  0,   /* field[0] = member */
+};
+static const ProtobufCIntRange raft__kv__member_add_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor raft__kv__member_add_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raft.kv.MemberAddRequest",
+  "MemberAddRequest",
+  "Raft__Kv__MemberAddRequest",
+  "raft.kv",
+  sizeof(Raft__Kv__MemberAddRequest),
+  1,
+  raft__kv__member_add_request__field_descriptors,
+  raft__kv__member_add_request__field_indices_by_name,
+  1,  raft__kv__member_add_request__number_ranges,
+  (ProtobufCMessageInit) raft__kv__member_add_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raft__kv__member_promote_request__field_descriptors[1] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raft__Kv__MemberPromoteRequest, id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raft__kv__member_promote_request__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+};
+static const ProtobufCIntRange raft__kv__member_promote_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor raft__kv__member_promote_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raft.kv.MemberPromoteRequest",
+  "MemberPromoteRequest",
+  "Raft__Kv__MemberPromoteRequest",
+  "raft.kv",
+  sizeof(Raft__Kv__MemberPromoteRequest),
+  1,
+  raft__kv__member_promote_request__field_descriptors,
+  raft__kv__member_promote_request__field_indices_by_name,
+  1,  raft__kv__member_promote_request__number_ranges,
+  (ProtobufCMessageInit) raft__kv__member_promote_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raft__kv__member_remove_request__field_descriptors[1] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raft__Kv__MemberRemoveRequest, id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raft__kv__member_remove_request__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+};
+static const ProtobufCIntRange raft__kv__member_remove_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor raft__kv__member_remove_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raft.kv.MemberRemoveRequest",
+  "MemberRemoveRequest",
+  "Raft__Kv__MemberRemoveRequest",
+  "raft.kv",
+  sizeof(Raft__Kv__MemberRemoveRequest),
+  1,
+  raft__kv__member_remove_request__field_descriptors,
+  raft__kv__member_remove_request__field_indices_by_name,
+  1,  raft__kv__member_remove_request__number_ranges,
+  (ProtobufCMessageInit) raft__kv__member_remove_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raft__kv__member_replace_request__field_descriptors[2] =
+{
+  {
+    "old_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raft__Kv__MemberReplaceRequest, old_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "new_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raft__Kv__MemberReplaceRequest, new_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raft__kv__member_replace_request__field_indices_by_name[] = {
+  1,   /* field[1] = new_id */
+  0,   /* field[0] = old_id */
+};
+static const ProtobufCIntRange raft__kv__member_replace_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor raft__kv__member_replace_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raft.kv.MemberReplaceRequest",
+  "MemberReplaceRequest",
+  "Raft__Kv__MemberReplaceRequest",
+  "raft.kv",
+  sizeof(Raft__Kv__MemberReplaceRequest),
+  2,
+  raft__kv__member_replace_request__field_descriptors,
+  raft__kv__member_replace_request__field_indices_by_name,
+  1,  raft__kv__member_replace_request__number_ranges,
+  (ProtobufCMessageInit) raft__kv__member_replace_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raft__kv__transfer_leader_request__field_descriptors[1] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raft__Kv__TransferLeaderRequest, id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raft__kv__transfer_leader_request__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+};
+static const ProtobufCIntRange raft__kv__transfer_leader_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor raft__kv__transfer_leader_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raft.kv.TransferLeaderRequest",
+  "TransferLeaderRequest",
+  "Raft__Kv__TransferLeaderRequest",
+  "raft.kv",
+  sizeof(Raft__Kv__TransferLeaderRequest),
+  1,
+  raft__kv__transfer_leader_request__field_descriptors,
+  raft__kv__transfer_leader_request__field_indices_by_name,
+  1,  raft__kv__transfer_leader_request__number_ranges,
+  (ProtobufCMessageInit) raft__kv__transfer_leader_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raft__kv__client_request__field_descriptors[14] =
 {
   {
     "request_id",
@@ -880,22 +1371,100 @@ static const ProtobufCFieldDescriptor raft__kv__client_request__field_descriptor
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "member_list",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Raft__Kv__ClientRequest, op_case),
+    offsetof(Raft__Kv__ClientRequest, member_list),
+    &raft__kv__member_list_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "member_add",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Raft__Kv__ClientRequest, op_case),
+    offsetof(Raft__Kv__ClientRequest, member_add),
+    &raft__kv__member_add_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "member_promote",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Raft__Kv__ClientRequest, op_case),
+    offsetof(Raft__Kv__ClientRequest, member_promote),
+    &raft__kv__member_promote_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "member_remove",
+    18,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Raft__Kv__ClientRequest, op_case),
+    offsetof(Raft__Kv__ClientRequest, member_remove),
+    &raft__kv__member_remove_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "member_replace",
+    19,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Raft__Kv__ClientRequest, op_case),
+    offsetof(Raft__Kv__ClientRequest, member_replace),
+    &raft__kv__member_replace_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "transfer_leader",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Raft__Kv__ClientRequest, op_case),
+    offsetof(Raft__Kv__ClientRequest, transfer_leader),
+    &raft__kv__transfer_leader_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raft__kv__client_request__field_indices_by_name[] = {
   6,   /* field[6] = cas */
   1,   /* field[1] = client_id */
   5,   /* field[5] = delete */
   4,   /* field[4] = get */
+  9,   /* field[9] = member_add */
+  8,   /* field[8] = member_list */
+  10,   /* field[10] = member_promote */
+  11,   /* field[11] = member_remove */
+  12,   /* field[12] = member_replace */
   3,   /* field[3] = put */
   0,   /* field[0] = request_id */
   2,   /* field[2] = sequence */
   7,   /* field[7] = status */
+  13,   /* field[13] = transfer_leader */
 };
 static const ProtobufCIntRange raft__kv__client_request__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 10, 3 },
-  { 0, 8 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor raft__kv__client_request__descriptor =
 {
@@ -905,7 +1474,7 @@ const ProtobufCMessageDescriptor raft__kv__client_request__descriptor =
   "Raft__Kv__ClientRequest",
   "raft.kv",
   sizeof(Raft__Kv__ClientRequest),
-  8,
+  14,
   raft__kv__client_request__field_descriptors,
   raft__kv__client_request__field_indices_by_name,
   2,  raft__kv__client_request__number_ranges,
@@ -1041,7 +1610,7 @@ const ProtobufCMessageDescriptor raft__kv__node_status__descriptor =
   (ProtobufCMessageInit) raft__kv__node_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor raft__kv__client_response__field_descriptors[8] =
+static const ProtobufCFieldDescriptor raft__kv__client_response__field_descriptors[10] =
 {
   {
     "request_id",
@@ -1139,12 +1708,38 @@ static const ProtobufCFieldDescriptor raft__kv__client_response__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "members",
+    9,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Raft__Kv__ClientResponse, n_members),
+    offsetof(Raft__Kv__ClientResponse, members),
+    &raft__member__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "configuration",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Raft__Kv__ClientResponse, configuration),
+    &raft__configuration__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raft__kv__client_response__field_indices_by_name[] = {
+  9,   /* field[9] = configuration */
   5,   /* field[5] = error */
   6,   /* field[6] = index */
   3,   /* field[3] = leader_address */
   2,   /* field[2] = leader_id */
+  8,   /* field[8] = members */
   7,   /* field[7] = node */
   0,   /* field[0] = request_id */
   1,   /* field[1] = status */
@@ -1153,7 +1748,7 @@ static const unsigned raft__kv__client_response__field_indices_by_name[] = {
 static const ProtobufCIntRange raft__kv__client_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor raft__kv__client_response__descriptor =
 {
@@ -1163,7 +1758,7 @@ const ProtobufCMessageDescriptor raft__kv__client_response__descriptor =
   "Raft__Kv__ClientResponse",
   "raft.kv",
   sizeof(Raft__Kv__ClientResponse),
-  8,
+  10,
   raft__kv__client_response__field_descriptors,
   raft__kv__client_response__field_indices_by_name,
   1,  raft__kv__client_response__number_ranges,

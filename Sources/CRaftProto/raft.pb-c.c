@@ -322,6 +322,321 @@ void   raft__install_snapshot_response__free_unpacked
   assert(message->base.descriptor == &raft__install_snapshot_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   raft__timeout_now_request__init
+                     (Raft__TimeoutNowRequest         *message)
+{
+  static const Raft__TimeoutNowRequest init_value = RAFT__TIMEOUT_NOW_REQUEST__INIT;
+  *message = init_value;
+}
+size_t raft__timeout_now_request__get_packed_size
+                     (const Raft__TimeoutNowRequest *message)
+{
+  assert(message->base.descriptor == &raft__timeout_now_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raft__timeout_now_request__pack
+                     (const Raft__TimeoutNowRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raft__timeout_now_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raft__timeout_now_request__pack_to_buffer
+                     (const Raft__TimeoutNowRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raft__timeout_now_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raft__TimeoutNowRequest *
+       raft__timeout_now_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raft__TimeoutNowRequest *)
+     protobuf_c_message_unpack (&raft__timeout_now_request__descriptor,
+                                allocator, len, data);
+}
+void   raft__timeout_now_request__free_unpacked
+                     (Raft__TimeoutNowRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raft__timeout_now_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raft__timeout_now_response__init
+                     (Raft__TimeoutNowResponse         *message)
+{
+  static const Raft__TimeoutNowResponse init_value = RAFT__TIMEOUT_NOW_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t raft__timeout_now_response__get_packed_size
+                     (const Raft__TimeoutNowResponse *message)
+{
+  assert(message->base.descriptor == &raft__timeout_now_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raft__timeout_now_response__pack
+                     (const Raft__TimeoutNowResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raft__timeout_now_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raft__timeout_now_response__pack_to_buffer
+                     (const Raft__TimeoutNowResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raft__timeout_now_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raft__TimeoutNowResponse *
+       raft__timeout_now_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raft__TimeoutNowResponse *)
+     protobuf_c_message_unpack (&raft__timeout_now_response__descriptor,
+                                allocator, len, data);
+}
+void   raft__timeout_now_response__free_unpacked
+                     (Raft__TimeoutNowResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raft__timeout_now_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raft__member_refused__init
+                     (Raft__MemberRefused         *message)
+{
+  static const Raft__MemberRefused init_value = RAFT__MEMBER_REFUSED__INIT;
+  *message = init_value;
+}
+size_t raft__member_refused__get_packed_size
+                     (const Raft__MemberRefused *message)
+{
+  assert(message->base.descriptor == &raft__member_refused__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raft__member_refused__pack
+                     (const Raft__MemberRefused *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raft__member_refused__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raft__member_refused__pack_to_buffer
+                     (const Raft__MemberRefused *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raft__member_refused__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raft__MemberRefused *
+       raft__member_refused__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raft__MemberRefused *)
+     protobuf_c_message_unpack (&raft__member_refused__descriptor,
+                                allocator, len, data);
+}
+void   raft__member_refused__free_unpacked
+                     (Raft__MemberRefused *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raft__member_refused__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raft__member__init
+                     (Raft__Member         *message)
+{
+  static const Raft__Member init_value = RAFT__MEMBER__INIT;
+  *message = init_value;
+}
+size_t raft__member__get_packed_size
+                     (const Raft__Member *message)
+{
+  assert(message->base.descriptor == &raft__member__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raft__member__pack
+                     (const Raft__Member *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raft__member__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raft__member__pack_to_buffer
+                     (const Raft__Member *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raft__member__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raft__Member *
+       raft__member__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raft__Member *)
+     protobuf_c_message_unpack (&raft__member__descriptor,
+                                allocator, len, data);
+}
+void   raft__member__free_unpacked
+                     (Raft__Member *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raft__member__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raft__configuration__init
+                     (Raft__Configuration         *message)
+{
+  static const Raft__Configuration init_value = RAFT__CONFIGURATION__INIT;
+  *message = init_value;
+}
+size_t raft__configuration__get_packed_size
+                     (const Raft__Configuration *message)
+{
+  assert(message->base.descriptor == &raft__configuration__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raft__configuration__pack
+                     (const Raft__Configuration *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raft__configuration__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raft__configuration__pack_to_buffer
+                     (const Raft__Configuration *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raft__configuration__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raft__Configuration *
+       raft__configuration__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raft__Configuration *)
+     protobuf_c_message_unpack (&raft__configuration__descriptor,
+                                allocator, len, data);
+}
+void   raft__configuration__free_unpacked
+                     (Raft__Configuration *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raft__configuration__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raft__config_change_step__init
+                     (Raft__ConfigChangeStep         *message)
+{
+  static const Raft__ConfigChangeStep init_value = RAFT__CONFIG_CHANGE_STEP__INIT;
+  *message = init_value;
+}
+size_t raft__config_change_step__get_packed_size
+                     (const Raft__ConfigChangeStep *message)
+{
+  assert(message->base.descriptor == &raft__config_change_step__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raft__config_change_step__pack
+                     (const Raft__ConfigChangeStep *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raft__config_change_step__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raft__config_change_step__pack_to_buffer
+                     (const Raft__ConfigChangeStep *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raft__config_change_step__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raft__ConfigChangeStep *
+       raft__config_change_step__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raft__ConfigChangeStep *)
+     protobuf_c_message_unpack (&raft__config_change_step__descriptor,
+                                allocator, len, data);
+}
+void   raft__config_change_step__free_unpacked
+                     (Raft__ConfigChangeStep *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raft__config_change_step__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raft__config_change__init
+                     (Raft__ConfigChange         *message)
+{
+  static const Raft__ConfigChange init_value = RAFT__CONFIG_CHANGE__INIT;
+  *message = init_value;
+}
+size_t raft__config_change__get_packed_size
+                     (const Raft__ConfigChange *message)
+{
+  assert(message->base.descriptor == &raft__config_change__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raft__config_change__pack
+                     (const Raft__ConfigChange *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raft__config_change__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raft__config_change__pack_to_buffer
+                     (const Raft__ConfigChange *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raft__config_change__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raft__ConfigChange *
+       raft__config_change__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raft__ConfigChange *)
+     protobuf_c_message_unpack (&raft__config_change__descriptor,
+                                allocator, len, data);
+}
+void   raft__config_change__free_unpacked
+                     (Raft__ConfigChange *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raft__config_change__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   raft__envelope__init
                      (Raft__Envelope         *message)
 {
@@ -444,7 +759,7 @@ const ProtobufCMessageDescriptor raft__log_entry__descriptor =
   (ProtobufCMessageInit) raft__log_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor raft__request_vote_request__field_descriptors[5] =
+static const ProtobufCFieldDescriptor raft__request_vote_request__field_descriptors[6] =
 {
   {
     "term",
@@ -506,18 +821,31 @@ static const ProtobufCFieldDescriptor raft__request_vote_request__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "leadership_transfer",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Raft__RequestVoteRequest, leadership_transfer),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raft__request_vote_request__field_indices_by_name[] = {
   1,   /* field[1] = candidate_id */
   2,   /* field[2] = last_log_index */
   3,   /* field[3] = last_log_term */
+  5,   /* field[5] = leadership_transfer */
   4,   /* field[4] = pre_vote */
   0,   /* field[0] = term */
 };
 static const ProtobufCIntRange raft__request_vote_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor raft__request_vote_request__descriptor =
 {
@@ -527,7 +855,7 @@ const ProtobufCMessageDescriptor raft__request_vote_request__descriptor =
   "Raft__RequestVoteRequest",
   "raft",
   sizeof(Raft__RequestVoteRequest),
-  5,
+  6,
   raft__request_vote_request__field_descriptors,
   raft__request_vote_request__field_indices_by_name,
   1,  raft__request_vote_request__number_ranges,
@@ -714,7 +1042,7 @@ const ProtobufCMessageDescriptor raft__append_entries_request__descriptor =
   (ProtobufCMessageInit) raft__append_entries_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor raft__append_entries_response__field_descriptors[7] =
+static const ProtobufCFieldDescriptor raft__append_entries_response__field_descriptors[8] =
 {
   {
     "term",
@@ -800,11 +1128,24 @@ static const ProtobufCFieldDescriptor raft__append_entries_response__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "member",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Raft__AppendEntriesResponse, member),
+    &raft__member__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raft__append_entries_response__field_indices_by_name[] = {
   3,   /* field[3] = conflict_index */
   4,   /* field[4] = conflict_term */
   2,   /* field[2] = match_index */
+  7,   /* field[7] = member */
   5,   /* field[5] = prev_log_index */
   6,   /* field[6] = read_round */
   1,   /* field[1] = success */
@@ -813,7 +1154,7 @@ static const unsigned raft__append_entries_response__field_indices_by_name[] = {
 static const ProtobufCIntRange raft__append_entries_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor raft__append_entries_response__descriptor =
 {
@@ -823,14 +1164,14 @@ const ProtobufCMessageDescriptor raft__append_entries_response__descriptor =
   "Raft__AppendEntriesResponse",
   "raft",
   sizeof(Raft__AppendEntriesResponse),
-  7,
+  8,
   raft__append_entries_response__field_descriptors,
   raft__append_entries_response__field_indices_by_name,
   1,  raft__append_entries_response__number_ranges,
   (ProtobufCMessageInit) raft__append_entries_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor raft__install_snapshot_request__field_descriptors[7] =
+static const ProtobufCFieldDescriptor raft__install_snapshot_request__field_descriptors[8] =
 {
   {
     "term",
@@ -916,8 +1257,21 @@ static const ProtobufCFieldDescriptor raft__install_snapshot_request__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "configuration",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Raft__InstallSnapshotRequest, configuration),
+    &raft__configuration__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raft__install_snapshot_request__field_indices_by_name[] = {
+  7,   /* field[7] = configuration */
   5,   /* field[5] = data */
   6,   /* field[6] = done */
   2,   /* field[2] = last_included_index */
@@ -929,7 +1283,7 @@ static const unsigned raft__install_snapshot_request__field_indices_by_name[] = 
 static const ProtobufCIntRange raft__install_snapshot_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor raft__install_snapshot_request__descriptor =
 {
@@ -939,7 +1293,7 @@ const ProtobufCMessageDescriptor raft__install_snapshot_request__descriptor =
   "Raft__InstallSnapshotRequest",
   "raft",
   sizeof(Raft__InstallSnapshotRequest),
-  7,
+  8,
   raft__install_snapshot_request__field_descriptors,
   raft__install_snapshot_request__field_indices_by_name,
   1,  raft__install_snapshot_request__number_ranges,
@@ -1023,7 +1377,429 @@ const ProtobufCMessageDescriptor raft__install_snapshot_response__descriptor =
   (ProtobufCMessageInit) raft__install_snapshot_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor raft__envelope__field_descriptors[10] =
+static const ProtobufCFieldDescriptor raft__timeout_now_request__field_descriptors[2] =
+{
+  {
+    "term",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raft__TimeoutNowRequest, term),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "leader_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raft__TimeoutNowRequest, leader_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raft__timeout_now_request__field_indices_by_name[] = {
+  1,   /* field[1] = leader_id */
+  0,   /* field[0] = term */
+};
+static const ProtobufCIntRange raft__timeout_now_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor raft__timeout_now_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raft.TimeoutNowRequest",
+  "TimeoutNowRequest",
+  "Raft__TimeoutNowRequest",
+  "raft",
+  sizeof(Raft__TimeoutNowRequest),
+  2,
+  raft__timeout_now_request__field_descriptors,
+  raft__timeout_now_request__field_indices_by_name,
+  1,  raft__timeout_now_request__number_ranges,
+  (ProtobufCMessageInit) raft__timeout_now_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raft__timeout_now_response__field_descriptors[1] =
+{
+  {
+    "term",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raft__TimeoutNowResponse, term),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raft__timeout_now_response__field_indices_by_name[] = {
+  0,   /* field[0] = term */
+};
+static const ProtobufCIntRange raft__timeout_now_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor raft__timeout_now_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raft.TimeoutNowResponse",
+  "TimeoutNowResponse",
+  "Raft__TimeoutNowResponse",
+  "raft",
+  sizeof(Raft__TimeoutNowResponse),
+  1,
+  raft__timeout_now_response__field_descriptors,
+  raft__timeout_now_response__field_indices_by_name,
+  1,  raft__timeout_now_response__number_ranges,
+  (ProtobufCMessageInit) raft__timeout_now_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raft__member_refused__field_descriptors[3] =
+{
+  {
+    "removed",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Raft__MemberRefused, removed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expected_incarnation",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raft__MemberRefused, expected_incarnation),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Raft__MemberRefused, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raft__member_refused__field_indices_by_name[] = {
+  1,   /* field[1] = expected_incarnation */
+  2,   /* field[2] = reason */
+  0,   /* field[0] = removed */
+};
+static const ProtobufCIntRange raft__member_refused__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor raft__member_refused__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raft.MemberRefused",
+  "MemberRefused",
+  "Raft__MemberRefused",
+  "raft",
+  sizeof(Raft__MemberRefused),
+  3,
+  raft__member_refused__field_descriptors,
+  raft__member_refused__field_indices_by_name,
+  1,  raft__member_refused__number_ranges,
+  (ProtobufCMessageInit) raft__member_refused__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raft__member__field_descriptors[5] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raft__Member, id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "peer_address",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Raft__Member, peer_address),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "client_address",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Raft__Member, client_address),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "learner",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Raft__Member, learner),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "incarnation",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raft__Member, incarnation),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raft__member__field_indices_by_name[] = {
+  2,   /* field[2] = client_address */
+  0,   /* field[0] = id */
+  4,   /* field[4] = incarnation */
+  3,   /* field[3] = learner */
+  1,   /* field[1] = peer_address */
+};
+static const ProtobufCIntRange raft__member__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor raft__member__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raft.Member",
+  "Member",
+  "Raft__Member",
+  "raft",
+  sizeof(Raft__Member),
+  5,
+  raft__member__field_descriptors,
+  raft__member__field_indices_by_name,
+  1,  raft__member__number_ranges,
+  (ProtobufCMessageInit) raft__member__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raft__configuration__field_descriptors[5] =
+{
+  {
+    "voters",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Raft__Configuration, n_voters),
+    offsetof(Raft__Configuration, voters),
+    &raft__member__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "learners",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Raft__Configuration, n_learners),
+    offsetof(Raft__Configuration, learners),
+    &raft__member__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "outgoing_voters",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Raft__Configuration, n_outgoing_voters),
+    offsetof(Raft__Configuration, outgoing_voters),
+    &raft__member__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "auto_leave",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Raft__Configuration, auto_leave),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "removed_ids",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Raft__Configuration, n_removed_ids),
+    offsetof(Raft__Configuration, removed_ids),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raft__configuration__field_indices_by_name[] = {
+  3,   /* field[3] = auto_leave */
+  1,   /* field[1] = learners */
+  2,   /* field[2] = outgoing_voters */
+  4,   /* field[4] = removed_ids */
+  0,   /* field[0] = voters */
+};
+static const ProtobufCIntRange raft__configuration__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor raft__configuration__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raft.Configuration",
+  "Configuration",
+  "Raft__Configuration",
+  "raft",
+  sizeof(Raft__Configuration),
+  5,
+  raft__configuration__field_descriptors,
+  raft__configuration__field_indices_by_name,
+  1,  raft__configuration__number_ranges,
+  (ProtobufCMessageInit) raft__configuration__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raft__config_change_step__field_descriptors[2] =
+{
+  {
+    "type",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Raft__ConfigChangeStep, type),
+    &raft__config_change_type__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "member",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Raft__ConfigChangeStep, member),
+    &raft__member__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raft__config_change_step__field_indices_by_name[] = {
+  1,   /* field[1] = member */
+  0,   /* field[0] = type */
+};
+static const ProtobufCIntRange raft__config_change_step__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor raft__config_change_step__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raft.ConfigChangeStep",
+  "ConfigChangeStep",
+  "Raft__ConfigChangeStep",
+  "raft",
+  sizeof(Raft__ConfigChangeStep),
+  2,
+  raft__config_change_step__field_descriptors,
+  raft__config_change_step__field_indices_by_name,
+  1,  raft__config_change_step__number_ranges,
+  (ProtobufCMessageInit) raft__config_change_step__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raft__config_change__field_descriptors[1] =
+{
+  {
+    "steps",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Raft__ConfigChange, n_steps),
+    offsetof(Raft__ConfigChange, steps),
+    &raft__config_change_step__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raft__config_change__field_indices_by_name[] = {
+  0,   /* field[0] = steps */
+};
+static const ProtobufCIntRange raft__config_change__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor raft__config_change__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raft.ConfigChange",
+  "ConfigChange",
+  "Raft__ConfigChange",
+  "raft",
+  sizeof(Raft__ConfigChange),
+  1,
+  raft__config_change__field_descriptors,
+  raft__config_change__field_indices_by_name,
+  1,  raft__config_change__number_ranges,
+  (ProtobufCMessageInit) raft__config_change__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raft__envelope__field_descriptors[14] =
 {
   {
     "cluster_id",
@@ -1068,6 +1844,18 @@ static const ProtobufCFieldDescriptor raft__envelope__field_descriptors[10] =
     PROTOBUF_C_TYPE_UINT64,
     0,   /* quantifier_offset */
     offsetof(Raft__Envelope, id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "from_incarnation",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raft__Envelope, from_incarnation),
     NULL,
     NULL,
     0,             /* flags */
@@ -1145,24 +1933,64 @@ static const ProtobufCFieldDescriptor raft__envelope__field_descriptors[10] =
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "timeout_now",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Raft__Envelope, body_case),
+    offsetof(Raft__Envelope, timeout_now),
+    &raft__timeout_now_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "timeout_now_response",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Raft__Envelope, body_case),
+    offsetof(Raft__Envelope, timeout_now_response),
+    &raft__timeout_now_response__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "member_refused",
+    18,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Raft__Envelope, body_case),
+    offsetof(Raft__Envelope, member_refused),
+    &raft__member_refused__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raft__envelope__field_indices_by_name[] = {
-  6,   /* field[6] = append_entries */
-  7,   /* field[7] = append_entries_response */
+  7,   /* field[7] = append_entries */
+  8,   /* field[8] = append_entries_response */
   0,   /* field[0] = cluster_id */
   1,   /* field[1] = from_id */
+  4,   /* field[4] = from_incarnation */
   3,   /* field[3] = id */
-  8,   /* field[8] = install_snapshot */
-  9,   /* field[9] = install_snapshot_response */
-  4,   /* field[4] = request_vote */
-  5,   /* field[5] = request_vote_response */
+  9,   /* field[9] = install_snapshot */
+  10,   /* field[10] = install_snapshot_response */
+  13,   /* field[13] = member_refused */
+  5,   /* field[5] = request_vote */
+  6,   /* field[6] = request_vote_response */
+  11,   /* field[11] = timeout_now */
+  12,   /* field[12] = timeout_now_response */
   2,   /* field[2] = to_id */
 };
 static const ProtobufCIntRange raft__envelope__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 10, 4 },
-  { 0, 10 }
+  { 10, 5 },
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor raft__envelope__descriptor =
 {
@@ -1172,7 +2000,7 @@ const ProtobufCMessageDescriptor raft__envelope__descriptor =
   "Raft__Envelope",
   "raft",
   sizeof(Raft__Envelope),
-  10,
+  14,
   raft__envelope__field_descriptors,
   raft__envelope__field_indices_by_name,
   2,  raft__envelope__number_ranges,
@@ -1207,5 +2035,41 @@ const ProtobufCEnumDescriptor raft__entry_type__descriptor =
   raft__entry_type__enum_values_by_name,
   1,
   raft__entry_type__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue raft__config_change_type__enum_values_by_number[6] =
+{
+  { "CONFIG_CHANGE_UNSPECIFIED", "RAFT__CONFIG_CHANGE_TYPE__CONFIG_CHANGE_UNSPECIFIED", 0 },
+  { "CONFIG_ADD_VOTER", "RAFT__CONFIG_CHANGE_TYPE__CONFIG_ADD_VOTER", 1 },
+  { "CONFIG_ADD_LEARNER", "RAFT__CONFIG_CHANGE_TYPE__CONFIG_ADD_LEARNER", 2 },
+  { "CONFIG_PROMOTE", "RAFT__CONFIG_CHANGE_TYPE__CONFIG_PROMOTE", 3 },
+  { "CONFIG_REMOVE", "RAFT__CONFIG_CHANGE_TYPE__CONFIG_REMOVE", 4 },
+  { "CONFIG_UPDATE", "RAFT__CONFIG_CHANGE_TYPE__CONFIG_UPDATE", 5 },
+};
+static const ProtobufCIntRange raft__config_change_type__value_ranges[] = {
+{0, 0},{0, 6}
+};
+static const ProtobufCEnumValueIndex raft__config_change_type__enum_values_by_name[6] =
+{
+  { "CONFIG_ADD_LEARNER", 2 },
+  { "CONFIG_ADD_VOTER", 1 },
+  { "CONFIG_CHANGE_UNSPECIFIED", 0 },
+  { "CONFIG_PROMOTE", 3 },
+  { "CONFIG_REMOVE", 4 },
+  { "CONFIG_UPDATE", 5 },
+};
+const ProtobufCEnumDescriptor raft__config_change_type__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "raft.ConfigChangeType",
+  "ConfigChangeType",
+  "Raft__ConfigChangeType",
+  "raft",
+  6,
+  raft__config_change_type__enum_values_by_number,
+  6,
+  raft__config_change_type__enum_values_by_name,
+  1,
+  raft__config_change_type__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };

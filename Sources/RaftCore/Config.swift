@@ -1,10 +1,24 @@
+import RaftMessages
+
 /// How a `RawNode` behaves. Time is counted in ticks: the driver calls `RawNode.tick()` at a fixed
 /// interval and chooses that interval, so the core never reads a clock.
 public struct Config: Sendable, Hashable {
     /// This node's id; never 0.
     public var id: UInt64
-    /// The ids of all voting members (this node included) when storage holds no configuration.
+    /// The voters (this node included) when storage holds no configuration: a member of a
+    /// cluster whose first configuration is not in the log (tests, and data directories that
+    /// predate replicated configurations). Empty for a member that joins a running cluster, or
+    /// whose storage was bootstrapped (`RawNode.bootstrap`).
     public var voters: [UInt64]
+    /// This node's own record as it runs now: its client address and incarnation. When the
+    /// configuration records it differently, the node announces it in its AppendEntries answers
+    /// (or, as leader, proposes it) so that the replicated configuration catches up. Nil: never.
+    public var member: Member?
+    /// Refuse configuration changes after which fewer voters than a quorum would be reachable,
+    /// and promotions of learners that have not caught up (etcd's `--strict-reconfig-check`).
+    public var strictReconfigCheck: Bool
+    /// A learner may be promoted once its log is within this many entries of the leader's.
+    public var maxPromotionLag: UInt64
     /// A follower that hears nothing from a leader for a randomized timeout drawn from
     /// `[electionTick, 2 * electionTick)` starts an election (§5.2).
     public var electionTick: Int
@@ -45,10 +59,14 @@ public struct Config: Sendable, Hashable {
         maxCommittedSizePerReady: Int = 16 << 20,
         maxSnapshotChunkBytes: Int = 1 << 20, maxSnapshotChunksInFlight: Int = 4,
         preVote: Bool = true, checkQuorum: Bool = true, noopOnElection: Bool = true,
-        randomSeed: UInt64 = 0, applied: UInt64 = 0
+        randomSeed: UInt64 = 0, applied: UInt64 = 0, member: Member? = nil, strictReconfigCheck: Bool = true,
+        maxPromotionLag: UInt64 = 1000
     ) {
         self.id = id
         self.voters = voters
+        self.member = member
+        self.strictReconfigCheck = strictReconfigCheck
+        self.maxPromotionLag = maxPromotionLag
         self.electionTick = electionTick
         self.heartbeatTick = heartbeatTick
         self.maxSizePerMsg = maxSizePerMsg

@@ -9,15 +9,22 @@ public final class MemoryStorage: Storage {
     public private(set) var hardState = HardState()
     public private(set) var currentSnapshot = Snapshot()
     private var ents: [LogEntry] = [LogEntry(index: 0, term: 0)]
-    private var voters: [UInt64]
+    /// The configuration reported while there is no snapshot.
+    private let initialConfiguration: Configuration
 
+    /// `voters`: the configuration to report while no snapshot exists (tests; the real node
+    /// keeps its first configuration in the log instead).
     public init(voters: [UInt64] = []) {
-        self.voters = voters
+        self.initialConfiguration = Configuration(voterIDs: voters)
+    }
+
+    private init(initialConfiguration: Configuration) {
+        self.initialConfiguration = initialConfiguration
     }
 
     /// An independent copy (the tester's `Persister.Copy`).
     public func copy() -> MemoryStorage {
-        let other = MemoryStorage(voters: voters)
+        let other = MemoryStorage(initialConfiguration: initialConfiguration)
         other.hardState = hardState
         other.currentSnapshot = currentSnapshot
         other.ents = ents
@@ -26,8 +33,8 @@ public final class MemoryStorage: Storage {
 
     // MARK: Storage
 
-    public func initialState() throws -> (hardState: HardState, voters: [UInt64]) {
-        (hardState, currentSnapshot.isEmpty ? voters : currentSnapshot.metadata.voters)
+    public func initialState() throws -> (hardState: HardState, configuration: Configuration) {
+        (hardState, currentSnapshot.isEmpty ? initialConfiguration : currentSnapshot.metadata.configuration)
     }
 
     public func entries(_ lo: UInt64, _ hi: UInt64, maxSize: Int) throws -> [LogEntry] {
@@ -91,15 +98,16 @@ public final class MemoryStorage: Storage {
         if hardState.commit < snapshot.metadata.index { hardState.commit = snapshot.metadata.index }
     }
 
-    /// Records a snapshot of the state machine as of applied entry `index` (§7); the log is not
-    /// trimmed until `compact`. `voters` defaults to the current configuration.
+    /// Records a snapshot of the state machine as of applied entry `index` (§7) with the
+    /// configuration applied at that index (`RawNode.configuration`); the log is not trimmed
+    /// until `compact`.
     @discardableResult
-    public func createSnapshot(_ index: UInt64, data: [UInt8], voters: [UInt64]? = nil) throws -> Snapshot {
+    public func createSnapshot(_ index: UInt64, data: [UInt8], configuration: Configuration) throws -> Snapshot {
         if index <= currentSnapshot.metadata.index { throw StorageError.snapshotOutOfDate }
         if index > lastIndexValue { throw StorageError.unavailable }
         let term = try term(index)
-        let members = voters ?? (currentSnapshot.isEmpty ? self.voters : currentSnapshot.metadata.voters)
-        currentSnapshot = Snapshot(metadata: SnapshotMetadata(index: index, term: term, voters: members), data: data)
+        currentSnapshot = Snapshot(
+            metadata: SnapshotMetadata(index: index, term: term, configuration: configuration), data: data)
         return currentSnapshot
     }
 

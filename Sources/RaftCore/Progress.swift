@@ -22,6 +22,9 @@ struct Progress {
     var inflights: Inflights
     /// Heard from since the last check-quorum round.
     var recentActive = false
+    /// The leader's tick count when this member last answered (nil: not in this term), for the
+    /// strict reconfiguration check: a change must leave a quorum of members heard from lately.
+    var lastActiveTick: UInt64?
     /// In snapshot state: the transfer in progress.
     var snapshotTransfer: SnapshotTransfer?
     /// The latest ReadIndex round the follower answered (thesis §6.4).

@@ -32,9 +32,34 @@ final class Raft {
     private(set) var role: Role = .follower
     /// The leader of `term` as far as this node knows (0: unknown).
     var lead: UInt64 = 0
-    var voters: MajorityConfig
-    /// Leader only: one entry per voter, this node included.
+    /// The configuration this node has applied (§6; changes take effect when applied, see
+    /// `Raft+Membership.swift`), and its quorum.
+    var configuration: Configuration {
+        didSet { quorum = JointConfig(incoming: configuration.voterIDs, outgoing: configuration.outgoingVoterIDs) }
+    }
+    private(set) var quorum: JointConfig
+    /// Leader only: one entry per member (voters, learners, outgoing voters), this node included.
     var progress: [UInt64: Progress] = [:]
+    /// Leader only: the index of the latest configuration change this leader may not have
+    /// applied yet; a new change waits until `applied` reaches it (one change at a time).
+    var pendingConfIndex: UInt64 = 0
+    /// Leader only: the pending change was proposed by the leader itself (leaving a joint
+    /// configuration, recording a member's address), not by an operator.
+    var pendingConfIsAutomatic = false
+    /// Leader only: the voter leadership is being handed to (thesis §3.10), 0 for none.
+    var leadTransferee: UInt64 = 0
+    /// Ticks since start, to tell which peers were heard from recently.
+    var ticks: UInt64 = 0
+    /// The leader asked this member to campaign (`TimeoutNow`) while it had a committed change
+    /// to apply first: it campaigns once applied.
+    var campaignOnceApplied = false
+    /// Leader only: the index of the applied change that removed this leader from the voters
+    /// (0: not removed); it leads on until a voter knows the change is committed, see
+    /// `Raft+Membership.swift`. `retireRound`: the heartbeat round that tells them.
+    var retiringAt: UInt64 = 0
+    var retireRound: UInt64 = 0
+    /// The index of the applied change (or snapshot) that removed this member (0: a member).
+    var removalIndex: UInt64 = 0
     /// Candidate and pre-candidate: the answers received in this election.
     var votes: [UInt64: Bool] = [:]
     /// Messages to send, drained by `RawNode.ready()`.
@@ -61,9 +86,14 @@ final class Raft {
         self.config = config
         self.rng = SplitMix64(seed: config.randomSeed ^ (config.id &* 0x9E37_79B9_7F4A_7C15))
         self.log = try RaftLog(storage: storage)
-        let (hardState, storedVoters) = try storage.initialState()
-        self.voters = MajorityConfig(voters: storedVoters.isEmpty ? config.voters : storedVoters)
-        if voters.voters.isEmpty { throw RaftError.invalidConfig("no voters") }
+        let (hardState, stored) = try storage.initialState()
+        // The stored configuration is the snapshot's; without one, `config.voters` (a brand-new
+        // member of a brand-new cluster; empty for a member joining a running one). Entries
+        // after the snapshot re-apply their changes as they are applied again.
+        let configuration = stored.isEmpty ? Configuration(voterIDs: config.voters) : stored
+        self.configuration = configuration
+        self.quorum = JointConfig(incoming: configuration.voterIDs, outgoing: configuration.outgoingVoterIDs)
+        if configuration.isRemoved(config.id) { removalIndex = max(1, log.firstIndex - 1) }
         if !hardState.isEmpty {
             if hardState.commit > log.lastIndex {
                 throw RaftError.invalidConfig("hard state commit \(hardState.commit) beyond last index \(log.lastIndex)")
@@ -80,12 +110,17 @@ final class Raft {
 
     var hardState: HardState { HardState(term: term, vote: vote, commit: log.committed) }
 
-    /// This node may campaign (it is a voter).
-    var promotable: Bool { voters.voters.contains(id) }
+    /// This node may campaign: it is a voter (learners never campaign) and is not installing a
+    /// snapshot whose configuration it has not applied yet.
+    var promotable: Bool { quorum.contains(id) && log.unstable.snapshot == nil }
 
-    var peers: [UInt64] { voters.voters.filter { $0 != id } }
+    /// Every other member: the leader replicates to all of them.
+    var peers: [UInt64] { configuration.memberIDs.filter { $0 != id } }
 
-    private func send(_ body: RaftMessage, to: UInt64) {
+    /// Every other voter: a candidate asks them for votes.
+    var voterPeers: [UInt64] { quorum.voters.filter { $0 != id } }
+
+    func send(_ body: RaftMessage, to: UInt64) {
         msgs.append(Message(from: id, to: to, body: body))
     }
 
@@ -105,14 +140,21 @@ final class Raft {
         votes = [:]
         pendingBroadcast = false
         reads = ReadIndexQueue()
+        leadTransferee = 0
+        campaignOnceApplied = false
+        retiringAt = 0
         progress = [:]
+        for member in configuration.memberIDs { addProgress(member) }
+    }
+
+    /// Starts tracking a member as a leader would at the start of its term: probing from the
+    /// end of the log.
+    func addProgress(_ member: UInt64) {
         let last = log.lastIndex
-        for voter in voters.voters {
-            var pr = Progress(next: last + 1, maxInflight: config.maxInflightMsgs)
-            // Our own acknowledgement counts only what is durable (thesis §10.2.1).
-            if voter == id { pr.match = min(last, log.unstable.offset - 1) }
-            progress[voter] = pr
-        }
+        var pr = Progress(next: last + 1, maxInflight: config.maxInflightMsgs)
+        // Our own acknowledgement counts only what is durable (thesis §10.2.1).
+        if member == id { pr.match = min(last, log.unstable.offset - 1) }
+        progress[member] = pr
     }
 
     /// §5.2: the election timeout is chosen at random from `[electionTick, 2 * electionTick)` so
@@ -137,7 +179,7 @@ final class Raft {
 
     /// §5.2: "a follower increments its current term and transitions to candidate state. It then
     /// votes for itself".
-    private func becomeCandidate() {
+    func becomeCandidate() {
         precondition(role != .leader, "raft: leader cannot become candidate")
         reset(term: term + 1)
         vote = id
@@ -151,6 +193,10 @@ final class Raft {
         reset(term: term)
         role = .leader
         lead = id
+        // Entries of earlier terms may hold a configuration change this leader has not applied:
+        // no new change until everything in its log at election is applied (etcd's rule).
+        pendingConfIndex = log.lastIndex
+        pendingConfIsAutomatic = true
         if config.noopOnElection {
             appendEntries([LogEntry(index: 0, term: 0, type: .noop)])
         }
@@ -160,9 +206,11 @@ final class Raft {
     // MARK: Ticks
 
     func tick() {
+        ticks += 1
         if role == .leader {
             flushCommit()
             tickHeartbeat()
+            if role == .leader { proposeAutomaticConfigChange() }
         } else {
             tickElection()
         }
@@ -172,9 +220,14 @@ final class Raft {
     /// AppendEntries RPC from current leader or granting vote to candidate: convert to candidate".
     private func tickElection() {
         electionElapsed += 1
-        if promotable && electionElapsed >= randomizedElectionTimeout {
-            electionElapsed = 0
-            hup()
+        if electionElapsed >= randomizedElectionTimeout {
+            if promotable {
+                electionElapsed = 0
+                hup()
+            } else if removalIndex != 0 {
+                electionElapsed = 0
+                probeRemoval()
+            }
         }
     }
 
@@ -183,6 +236,15 @@ final class Raft {
         electionElapsed += 1
         if electionElapsed >= electionTimeout {
             electionElapsed = 0
+            // Thesis §3.10: a transfer that has not completed within an election timeout is
+            // abandoned, and the leader accepts proposals again.
+            if leadTransferee != 0 { abortLeadershipTransfer() }
+            if retiringAt != 0 {
+                // No voter confirmed it knows the change removing this leader is committed
+                // within an election timeout: hand over as well as it can and step down.
+                retire()
+                return
+            }
             if config.checkQuorum && !checkQuorumActive() {
                 becomeFollower(term: term, lead: 0)
                 return
@@ -198,25 +260,29 @@ final class Raft {
     /// election timeout steps down, so a partitioned leader stops accepting proposals it cannot
     /// commit and clients find the real leader.
     private func checkQuorumActive() -> Bool {
-        var active = 0
-        for voter in voters.voters {
-            if voter == id || progress[voter]?.recentActive == true { active += 1 }
-            progress[voter]?.recentActive = false
+        var active: Set<UInt64> = [id]
+        for (member, pr) in progress where pr.recentActive {
+            active.insert(member)
+            progress[member]?.recentActive = false
         }
-        return active >= voters.quorum
+        return quorum.isQuorum(active)
     }
 
     // MARK: Elections
 
-    /// Starts an election (or a pre-vote first, when enabled).
+    /// Starts an election (or a pre-vote first, when enabled) — unless this node may not
+    /// campaign: a learner or non-member, or a node with a committed configuration change it
+    /// has not applied yet (it would count votes with a configuration that is no longer the
+    /// cluster's; see `hasUnappliedConfigChange`).
     func hup() {
-        guard role != .leader, promotable else { return }
+        guard role != .leader, promotable, !hasUnappliedConfigChange() else { return }
         campaign(preVote: config.preVote)
     }
 
     /// §5.2: "issues RequestVote RPCs in parallel to each of the other servers". A pre-vote asks
-    /// for the term it would campaign in without moving to it.
-    private func campaign(preVote: Bool) {
+    /// for the term it would campaign in without moving to it. `transfer`: the leader handed
+    /// leadership over (thesis §3.10), which voters inside the leader lease honour.
+    func campaign(preVote: Bool, transfer: Bool = false) {
         let voteTerm: UInt64
         if preVote {
             becomePreCandidate()
@@ -226,13 +292,14 @@ final class Raft {
             voteTerm = term
         }
         votes[id] = true
-        if voters.voteResult(votes) == .won {
+        if quorum.voteResult(votes) == .won {
             if preVote { campaign(preVote: false) } else { becomeLeader() }
             return
         }
         let request = RequestVoteRequest(
-            term: voteTerm, candidateID: id, lastLogIndex: log.lastIndex, lastLogTerm: log.lastTerm, preVote: preVote)
-        for peer in peers {
+            term: voteTerm, candidateID: id, lastLogIndex: log.lastIndex, lastLogTerm: log.lastTerm, preVote: preVote,
+            leadershipTransfer: transfer)
+        for peer in voterPeers {
             send(.requestVote(request), to: peer)
         }
     }
@@ -240,6 +307,8 @@ final class Raft {
     /// Figure 2, RequestVote receiver: grant if we have not voted for someone else in this term
     /// and the candidate's log is at least as up to date as ours (§5.4.1 election restriction).
     /// A pre-vote for a later term is granted on the log check alone and changes nothing here.
+    /// Learners answer too: a learner may have been promoted by a change it has not applied yet,
+    /// and the candidate, which counts only the voters of its own configuration, may need it.
     private func handleRequestVote(from: UInt64, _ request: RequestVoteRequest) {
         let canVote =
             vote == from || (vote == 0 && lead == 0) || (request.preVote && request.term > term)
@@ -267,7 +336,7 @@ final class Raft {
                 // which is what lets the transport send each response back on its request's
                 // connection with the request's id (DESIGN §2).
                 let inLease = config.checkQuorum && lead != 0 && electionElapsed < electionTimeout
-                if inLease {
+                if inLease && !request.leadershipTransfer {
                     send(.requestVoteResponse(RequestVoteResponse(term: term, voteGranted: false, preVote: request.preVote)), to: m.from)
                     return
                 }
@@ -292,6 +361,10 @@ final class Raft {
             handleRequestVote(from: m.from, request)
             return
         }
+        if case .timeoutNow = m.body {
+            handleTimeoutNow(from: m.from)
+            return
+        }
         switch role {
         case .leader: stepLeader(m)
         case .candidate, .preCandidate: stepCandidate(m)
@@ -301,7 +374,7 @@ final class Raft {
 
     private func isLeaderMessage(_ body: RaftMessage) -> Bool {
         switch body {
-        case .appendEntries, .installSnapshot: true
+        case .appendEntries, .installSnapshot, .timeoutNow: true
         default: false
         }
     }
@@ -317,7 +390,9 @@ final class Raft {
             send(.installSnapshotResponse(InstallSnapshotResponse(term: term, lastIncludedIndex: request.lastIncludedIndex)), to: m.from)
         case .requestVote(let request):
             send(.requestVoteResponse(RequestVoteResponse(term: term, voteGranted: false, preVote: request.preVote)), to: m.from)
-        case .requestVoteResponse, .appendEntriesResponse, .installSnapshotResponse:
+        case .timeoutNow:
+            send(.timeoutNowResponse(TimeoutNowResponse(term: term)), to: m.from)
+        case .requestVoteResponse, .appendEntriesResponse, .installSnapshotResponse, .timeoutNowResponse, .memberRefused:
             break
         }
     }
@@ -350,7 +425,7 @@ final class Raft {
         case .requestVoteResponse(let response):
             guard response.preVote == (role == .preCandidate), votes[m.from] == nil else { return }
             votes[m.from] = response.voteGranted
-            switch voters.voteResult(votes) {
+            switch quorum.voteResult(votes) {
             case .won:
                 // Figure 2, Candidates: "If votes received from majority of servers: become leader".
                 if role == .preCandidate { campaign(preVote: false) } else { becomeLeader() }
@@ -381,12 +456,15 @@ final class Raft {
     /// entries go out at the next `ready()`, batched with any other proposal made before it.
     func propose(_ data: [UInt8]) throws -> UInt64 {
         guard role == .leader else { throw RaftError.notLeader(leaderID: lead) }
+        // Thesis §3.10: while handing leadership over (or leaving, removed), new entries would
+        // only delay the target's catching up; the client retries with the new leader.
+        guard leadTransferee == 0 && retiringAt == 0 else { throw RaftError.proposalDropped }
         appendEntries([LogEntry(index: 0, term: 0, type: .normal, data: data)])
         pendingBroadcast = true
         return log.lastIndex
     }
 
-    private func appendEntries(_ newEntries: [LogEntry]) {
+    func appendEntries(_ newEntries: [LogEntry]) {
         var entries = newEntries
         let last = log.lastIndex
         for i in entries.indices {
@@ -441,7 +519,7 @@ final class Raft {
 
     /// Steps 2–3: record the commit index; a majority must answer a request sent after now.
     private func startRead(_ requestID: UInt64) {
-        if voters.voters.count == 1 {
+        if quorum.voters == [id] {
             reads.ready.append(ReadState(requestID: requestID, index: log.committed))
         } else {
             reads.enqueue(requestID, index: log.committed)
@@ -455,8 +533,8 @@ final class Raft {
         for peer in peers { sendHeartbeat(to: peer) }
     }
 
-    private func releaseConfirmedReads() {
-        let confirmed = voters.committedIndex { $0 == id ? reads.round : progress[$0]?.readRound ?? 0 }
+    func releaseConfirmedReads() {
+        let confirmed = quorum.committedIndex { $0 == id ? reads.round : progress[$0]?.readRound ?? 0 }
         reads.release(confirmedRound: confirmed)
     }
 
@@ -466,8 +544,8 @@ final class Raft {
     /// matchIndex[i] ≥ N, and log[N].term == currentTerm: set commitIndex = N". The term test is
     /// §5.4.2 (Figure 8): entries of earlier terms commit only indirectly.
     /// Followers hear the new index with the next append (see `flushCommit`).
-    private func maybeCommit() {
-        let index = voters.committedIndex { progress[$0]?.match ?? 0 }
+    func maybeCommit() {
+        let index = quorum.committedIndex { progress[$0]?.match ?? 0 }
         guard log.maybeCommit(index, term: term) else { return }
         // The first commit of this term lets the reads that waited for it start (§6.4 step 1).
         for requestID in reads.committedInTerm() { startRead(requestID) }
@@ -484,7 +562,7 @@ final class Raft {
     /// Sends the entries from `nextIndex` (§5.3), or a snapshot if they were compacted (§7).
     /// Returns whether a message was sent.
     @discardableResult
-    private func sendAppend(to peer: UInt64, sendIfEmpty: Bool) -> Bool {
+    func sendAppend(to peer: UInt64, sendIfEmpty: Bool) -> Bool {
         guard var pr = progress[peer], !pr.isPaused else { return false }
         let last = log.lastIndex
         if pr.next > last + 1 { pr.next = last + 1 }
@@ -512,6 +590,8 @@ final class Raft {
     /// follower's match index, so they always pass the consistency check and safely carry
     /// `leaderCommit` (the follower commits up to min(leaderCommit, matchIndex)).
     private func bcastHeartbeat() {
+        // A lost TimeoutNow is sent again rather than waiting out the transfer's timeout.
+        if leadTransferee != 0 { sendTimeoutNowIfCaughtUp() }
         for peer in peers {
             guard var pr = progress[peer] else { continue }
             pr.catchUpArmed = true
@@ -525,7 +605,7 @@ final class Raft {
         }
     }
 
-    private func sendHeartbeat(to peer: UInt64) {
+    func sendHeartbeat(to peer: UInt64) {
         guard var pr = progress[peer] else { return }
         pr.sentCommit = log.committed
         progress[peer] = pr
@@ -539,8 +619,12 @@ final class Raft {
     }
 
     private func handleAppendEntriesResponse(from peer: UInt64, _ response: AppendEntriesResponse) {
+        // Once everything below is done: a removed leader may hand over now (and step down).
+        defer { if retiringAt != 0 && response.success { retireIfConfirmed(by: peer) } }
+        if let member = response.member { recordMemberAnnouncement(member, from: peer) }
         guard var pr = progress[peer] else { return }
         pr.recentActive = true
+        pr.lastActiveTick = ticks
         if response.readRound > pr.readRound {
             // Any answer at our term, success or rejection, shows the follower still took us
             // for leader when it handled a request of that round (§6.4 step 3).
@@ -571,6 +655,7 @@ final class Raft {
             progress[peer] = pr
             maybeCommit()
             while sendAppend(to: peer, sendIfEmpty: false) {}
+            if peer == leadTransferee { sendTimeoutNowIfCaughtUp() }
         } else {
             // Nothing new (a heartbeat's answer or a duplicate): the follower is alive, so let a
             // paused probe go on and free one slot of a full window in case a message was lost.
@@ -655,7 +740,7 @@ final class Raft {
         {
             let request = InstallSnapshotRequest(
                 term: term, leaderID: id, lastIncludedIndex: metadata.index, lastIncludedTerm: metadata.term,
-                offset: UInt64(chunk.offset), data: chunk.data, done: chunk.done)
+                offset: UInt64(chunk.offset), data: chunk.data, done: chunk.done, configuration: metadata.configuration)
             send(.installSnapshot(request), to: peer)
         }
         pr.snapshotTransfer = transfer
@@ -665,6 +750,7 @@ final class Raft {
     private func handleInstallSnapshotResponse(from peer: UInt64, _ response: InstallSnapshotResponse) {
         guard var pr = progress[peer] else { return }
         pr.recentActive = true
+        pr.lastActiveTick = ticks
         guard pr.state == .snapshot, var transfer = pr.snapshotTransfer,
             response.lastIncludedIndex == transfer.snapshot.metadata.index
         else {
@@ -729,14 +815,14 @@ final class Raft {
         }
         let response = AppendEntriesResponse(
             term: term, success: false, matchIndex: 0, conflictIndex: conflictIndex, conflictTerm: conflictTerm,
-            prevLogIndex: request.prevLogIndex, readRound: request.readRound)
+            prevLogIndex: request.prevLogIndex, readRound: request.readRound, member: memberAnnouncement())
         send(.appendEntriesResponse(response), to: leader)
     }
 
     private func respondAppend(to leader: UInt64, _ request: AppendEntriesRequest, success: Bool, matchIndex: UInt64) {
         let response = AppendEntriesResponse(
             term: term, success: success, matchIndex: matchIndex, prevLogIndex: request.prevLogIndex,
-            readRound: request.readRound)
+            readRound: request.readRound, member: memberAnnouncement())
         send(.appendEntriesResponse(response), to: leader)
     }
 
@@ -786,7 +872,8 @@ final class Raft {
         if request.done && chunkEnd == buffer.data.count {
             // Steps 5, 7, 8: the snapshot is complete; discard the log and let the driver
             // persist the snapshot and reset the state machine from it (`Ready.snapshot`).
-            let metadata = SnapshotMetadata(index: index, term: request.lastIncludedTerm, voters: voters.voters)
+            let metadata = SnapshotMetadata(
+                index: index, term: request.lastIncludedTerm, configuration: request.configuration)
             log.restore(Snapshot(metadata: metadata, data: buffer.data))
             incomingSnapshot = nil
             reply(nextOffset: buffer.data.count, done: true)

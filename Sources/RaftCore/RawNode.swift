@@ -1,4 +1,5 @@
 import RaftMessages
+import RaftWire
 
 /// A snapshot of a node's observable state (etcd's `Status`).
 public struct Status: Sendable, Hashable {
@@ -16,6 +17,10 @@ public struct Status: Sendable, Hashable {
     /// How far this node's commit index trails the leader's as last heard (0 on the leader and
     /// when no leader was heard in this term).
     public var commitLag: UInt64
+    /// The configuration this node has applied.
+    public var configuration: Configuration
+    /// On the leader: the voter leadership is being handed to (0: none).
+    public var leadTransferee: UInt64
 }
 
 /// The leader's view of one follower.
@@ -69,11 +74,69 @@ public final class RawNode {
         try raft.readIndex(requestID)
     }
 
-    /// Feeds a message received from a peer.
+    /// Feeds a message received from a peer. Messages from a member that was removed are
+    /// refused (they could otherwise raise this node's term) — all but one: the `TimeoutNow` of
+    /// the leader of the current term handing over after its own removal (it starts this node's
+    /// election, among the voters that remain). Messages from ids the applied configuration does
+    /// not know yet are accepted: a member added by a change this node has not applied may
+    /// already lead, and this node learns of the change only from it.
     public func step(_ message: Message) throws {
         guard message.to == raft.id else { throw RaftError.unknownPeer(message.to) }
-        guard raft.voters.voters.contains(message.from) else { throw RaftError.unknownPeer(message.from) }
+        if raft.configuration.isRemoved(message.from) && !Self.isHandOver(message, leader: raft.lead, term: raft.term) {
+            throw RaftError.unknownPeer(message.from)
+        }
         raft.step(message)
+    }
+
+    /// A removed leader's `TimeoutNow` in the term it led: the one message of a removed member
+    /// that is heard (see `step`). The transport applies the same exception.
+    public static func isHandOver(_ message: Message, leader: UInt64, term: UInt64) -> Bool {
+        guard case .timeoutNow(let request) = message.body else { return false }
+        return request.term == term && message.from == leader
+    }
+
+    /// Writes the first configuration of a brand-new cluster into the log (etcd's
+    /// `RawNode.Bootstrap`): one `ENTRY_CONFIG` at index 1, term 1, committed, adding every voter
+    /// of `members`. Every initial member bootstraps with the same `members` (no incarnations,
+    /// client addresses only if every member is given them), so their logs agree; members that
+    /// join later receive this entry, or a snapshot, like any other. Only on empty storage with
+    /// no `Config.voters`; the first `Ready` persists and applies it.
+    public func bootstrap(_ members: [Member]) throws {
+        guard raft.log.lastIndex == 0, raft.term == 0, raft.configuration.isEmpty else {
+            throw RaftError.invalidConfig("bootstrap needs empty storage and no Config.voters")
+        }
+        let sorted = members.sorted { $0.id < $1.id }
+        guard !sorted.isEmpty, Set(sorted.map(\.id)).count == sorted.count, !sorted.contains(where: { $0.id == 0 }) else {
+            throw RaftError.invalidConfig("bootstrap needs at least one member and distinct nonzero ids")
+        }
+        let data: [UInt8]
+        do {
+            data = try ConfigChange(sorted.map { .addVoter($0) }).serializedBytes()
+        } catch {
+            throw RaftError.invalidConfig("cannot encode the bootstrap configuration: \(error)")
+        }
+        raft.becomeFollower(term: 1, lead: 0)
+        raft.log.append([LogEntry(index: 1, term: 1, type: .config, data: data)])
+        raft.log.commit(to: 1)
+    }
+
+    /// Proposes a configuration change (§6) and returns the index of its `ENTRY_CONFIG` entry. It
+    /// takes effect on each member as that member applies it; the leader refuses it
+    /// (`RaftError.configChangeRefused`, nothing appended) when another change is not applied
+    /// yet, before it has committed an entry of its term, when it is not valid for the current
+    /// configuration, or (with `Config.strictReconfigCheck`) when it would leave fewer reachable
+    /// voters than a quorum or promotes a learner that has not caught up.
+    @discardableResult
+    public func proposeConfigChange(_ change: ConfigChange) throws -> UInt64 {
+        try raft.proposeConfigChange(change)
+    }
+
+    /// Starts handing leadership to voter `target` (thesis §3.10): proposals are dropped
+    /// (`RaftError.proposalDropped`) until it completes or, after an election timeout, is
+    /// abandoned. Throws `notLeader` on other nodes and `transferRefused` for a learner or a
+    /// non-member.
+    public func transferLeadership(to target: UInt64) throws {
+        try raft.transferLeadership(to: target)
     }
 
     /// True when `ready()` has something to do.
@@ -118,6 +181,8 @@ public final class RawNode {
 
     /// Acknowledges that `ready` was processed: its entries and snapshot are durable and its
     /// committed entries applied.
+    /// Configuration changes in `committedEntries` (and a snapshot's configuration) take
+    /// effect here, as they are applied.
     public func advance(_ ready: Ready) {
         if let hardState = ready.hardState { prevHardState = hardState }
         if let last = ready.entries.last {
@@ -127,8 +192,17 @@ public final class RawNode {
         if let snapshot = ready.snapshot {
             raft.log.stableSnapshotTo(snapshot.metadata.index)
             raft.log.applied(to: snapshot.metadata.index)
+            // A snapshot from a leader that predates replicated configurations carries none.
+            if !snapshot.metadata.configuration.isEmpty {
+                raft.switchConfiguration(to: snapshot.metadata.configuration)
+            }
         }
-        if let last = ready.committedEntries.last { raft.log.applied(to: last.index) }
+        for entry in ready.committedEntries where entry.index > raft.log.applied {
+            raft.log.applied(to: entry.index)
+            if entry.type == .config { raft.applyConfigEntry(entry) }
+        }
+        raft.proposeAutomaticConfigChange()
+        raft.campaignIfAskedOnceApplied()
     }
 
     public var id: UInt64 { raft.id }
@@ -141,7 +215,34 @@ public final class RawNode {
     public var appliedIndex: UInt64 { raft.log.applied }
     public var firstIndex: UInt64 { raft.log.firstIndex }
     public var lastIndex: UInt64 { raft.log.lastIndex }
-    public var voters: [UInt64] { raft.voters.voters }
+    /// The voters of the applied configuration (both halves of a joint one).
+    public var voters: [UInt64] { raft.quorum.voters }
+    /// The configuration this node has applied (§6: a change takes effect when applied).
+    public var configuration: Configuration { raft.configuration }
+    /// The configuration once `ready`'s committed entries through `index` are applied, for a
+    /// driver that snapshots in the middle of a `Ready` (`configuration` moves only at
+    /// `advance`). A snapshot must carry the configuration as of its own index (§7).
+    public func configuration(through index: UInt64, of ready: Ready) -> Configuration {
+        var configuration = raft.configuration
+        for entry in ready.committedEntries where entry.index <= index && entry.index > raft.log.applied {
+            if configuration.isEmpty && entry.index != 1 { continue }
+            if let next = ConfigurationChanger.applying(entry, to: configuration) { configuration = next }
+        }
+        return configuration
+    }
+
+    /// The log holds a configuration change this node has not applied yet.
+    public var hasUnappliedConfigChange: Bool { !raft.unappliedConfigChanges().isEmpty }
+
+    /// This node was removed from the cluster (by a change it has applied).
+    public var isRemoved: Bool { raft.configuration.isRemoved(raft.id) }
+
+    /// This node was removed, and another member leads with a commit index that covers the
+    /// removal: the cluster no longer needs this member, which may stop. (Until then it may
+    /// still be needed: a voter that has not learnt the removal is committed counts its vote.)
+    public var removalIsKnownToLeader: Bool {
+        raft.removalIndex != 0 && raft.lead != 0 && raft.lead != raft.id && raft.leaderCommit >= raft.removalIndex
+    }
     /// Reads handed to `readIndex(_:)` and not yet confirmed or dropped.
     public var hasPendingReads: Bool { !raft.reads.isEmpty }
 
@@ -155,6 +256,7 @@ public final class RawNode {
                     PeerProgress(match: $0.match, next: $0.next, state: $0.state)
                 } : [:],
             commitLag: raft.role == .leader || raft.leaderCommit <= raft.log.committed
-                ? 0 : raft.leaderCommit - raft.log.committed)
+                ? 0 : raft.leaderCommit - raft.log.committed,
+            configuration: raft.configuration, leadTransferee: raft.leadTransferee)
     }
 }

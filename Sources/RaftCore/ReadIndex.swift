@@ -52,6 +52,12 @@ struct ReadIndexQueue {
         roundWanted = true
     }
 
+    /// Asks for a heartbeat round at the next `ready()` even without reads; returns that round.
+    mutating func requestRound() -> UInt64 {
+        roundWanted = true
+        return round + 1
+    }
+
     /// Opens the round the queued reads wait for; false if none is wanted.
     mutating func startRound() -> Bool {
         guard roundWanted else { return false }

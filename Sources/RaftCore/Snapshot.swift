@@ -1,3 +1,5 @@
+import RaftMessages
+
 /// What a snapshot replaces (§7, Figure 12): the log through `index`, whose last entry has `term`,
 /// and the configuration in force at that point.
 public struct SnapshotMetadata: Sendable, Hashable {
@@ -5,13 +7,13 @@ public struct SnapshotMetadata: Sendable, Hashable {
     public var index: UInt64
     /// Figure 13 `lastIncludedTerm`.
     public var term: UInt64
-    /// The voting members as of `index`.
-    public var voters: [UInt64]
+    /// The configuration as of `index` (§7: "the last configuration as of lastIncludedIndex").
+    public var configuration: Configuration
 
-    public init(index: UInt64 = 0, term: UInt64 = 0, voters: [UInt64] = []) {
+    public init(index: UInt64 = 0, term: UInt64 = 0, configuration: Configuration = Configuration()) {
         self.index = index
         self.term = term
-        self.voters = voters
+        self.configuration = configuration
     }
 }
 

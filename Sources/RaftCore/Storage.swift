@@ -24,8 +24,10 @@ public enum StorageError: Error, Sendable, Hashable {
 /// answer with the snapshot's term; older indices throw `.compacted`, newer ones `.unavailable`.
 /// Any other error thrown is treated by the core as unrecoverable.
 public protocol Storage: AnyObject {
-    /// The persisted `HardState` and the voters of the latest configuration.
-    func initialState() throws -> (hardState: HardState, voters: [UInt64])
+    /// The persisted `HardState` and the configuration as of the snapshot (empty when the
+    /// storage holds none: the core then starts from `Config.voters`, and configuration entries
+    /// in the log re-apply as they are applied again).
+    func initialState() throws -> (hardState: HardState, configuration: Configuration)
     /// Entries in `[lo, hi)`. Returns at least one entry when `lo < hi` even if it alone exceeds
     /// `maxSize`; otherwise stops before the total `wireSize` would exceed `maxSize`.
     func entries(_ lo: UInt64, _ hi: UInt64, maxSize: Int) throws -> [LogEntry]

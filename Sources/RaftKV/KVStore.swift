@@ -69,8 +69,10 @@ public final class KVStore {
             // before it). It changes nothing and needs no session.
             guard let value = pairs[key] else { return ClientResponse(requestID: 0, status: .notFound, index: entry.index) }
             return ClientResponse(requestID: 0, status: .ok, value: value, index: entry.index)
-        case .status:
-            return failure("entry \(entry.index) holds a status request, which is answered locally", index: entry.index)
+        case .status, .memberList, .memberAdd, .memberPromote, .memberRemove, .memberReplace, .transferLeader:
+            return failure(
+                "entry \(entry.index) holds a request that is not a key-value command (it is answered outside the log)",
+                index: entry.index)
         case .put, .delete, .compareAndSwap:
             break
         }
@@ -103,7 +105,7 @@ public final class KVStore {
             guard pairs[key] == expected else { return .casFailed }
             pairs[key] = value
             return .ok
-        case .get, .status:
+        case .get, .status, .memberList, .memberAdd, .memberPromote, .memberRemove, .memberReplace, .transferLeader:
             preconditionFailure("only writes reach execute")
         }
     }

@@ -40,10 +40,13 @@ public struct AppendEntriesResponse: Sendable, Hashable {
     public var prevLogIndex: UInt64
     /// Echo of the request's `readRound`: confirms the leader's leadership as of that round.
     public var readRound: UInt64
+    /// The answering member's own record, only when the configuration's record of it is out
+    /// of date (its client address or incarnation): the leader proposes the update.
+    public var member: Member?
 
     public init(
         term: UInt64, success: Bool, matchIndex: UInt64 = 0, conflictIndex: UInt64 = 0,
-        conflictTerm: UInt64 = 0, prevLogIndex: UInt64 = 0, readRound: UInt64 = 0
+        conflictTerm: UInt64 = 0, prevLogIndex: UInt64 = 0, readRound: UInt64 = 0, member: Member? = nil
     ) {
         self.term = term
         self.success = success
@@ -52,5 +55,6 @@ public struct AppendEntriesResponse: Sendable, Hashable {
         self.conflictTerm = conflictTerm
         self.prevLogIndex = prevLogIndex
         self.readRound = readRound
+        self.member = member
     }
 }

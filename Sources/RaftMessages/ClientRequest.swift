@@ -9,12 +9,22 @@ public enum KVOperation: Sendable, Hashable {
     /// otherwise it must hold exactly `expected`.
     case compareAndSwap(key: [UInt8], expected: [UInt8]?, value: [UInt8])
     case status
+    /// Membership operations (§6), answered by the leader.
+    case memberList
+    /// With `member.learner`, adds a learner.
+    case memberAdd(Member)
+    case memberPromote(id: UInt64)
+    case memberRemove(id: UInt64)
+    /// One joint change: learner `newID` becomes a voter, `oldID` leaves.
+    case memberReplace(oldID: UInt64, newID: UInt64)
+    /// Hand leadership over to voter `id` (Raft thesis §3.10).
+    case transferLeader(id: UInt64)
 
     /// Writes go through the log and carry `clientID` + `sequence`.
     public var isWrite: Bool {
         switch self {
         case .put, .delete, .compareAndSwap: true
-        case .get, .status: false
+        case .get, .status, .memberList, .memberAdd, .memberPromote, .memberRemove, .memberReplace, .transferLeader: false
         }
     }
 }

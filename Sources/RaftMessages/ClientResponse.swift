@@ -48,10 +48,15 @@ public struct ClientResponse: Sendable, Hashable {
     /// Writes: the log index the write committed at.
     public var index: UInt64
     public var node: NodeStatus?
+    /// Membership operations: every member, sorted by id.
+    public var members: [Member]
+    /// Membership operations: the configuration.
+    public var configuration: Configuration?
 
     public init(
         requestID: UInt64, status: KVStatus, leaderID: UInt64 = 0, leaderAddress: String = "",
-        value: [UInt8] = [], error: String = "", index: UInt64 = 0, node: NodeStatus? = nil
+        value: [UInt8] = [], error: String = "", index: UInt64 = 0, node: NodeStatus? = nil, members: [Member] = [],
+        configuration: Configuration? = nil
     ) {
         self.requestID = requestID
         self.status = status
@@ -61,5 +66,7 @@ public struct ClientResponse: Sendable, Hashable {
         self.error = error
         self.index = index
         self.node = node
+        self.members = members
+        self.configuration = configuration
     }
 }

@@ -10,10 +10,13 @@ public struct InstallSnapshotRequest: Sendable, Hashable {
     public var data: [UInt8]
     /// True for the last chunk.
     public var done: Bool
+    /// The configuration as of `lastIncludedIndex` (§7: the snapshot replaces the log and the
+    /// configuration entries in it).
+    public var configuration: Configuration
 
     public init(
         term: UInt64, leaderID: UInt64, lastIncludedIndex: UInt64, lastIncludedTerm: UInt64,
-        offset: UInt64 = 0, data: [UInt8] = [], done: Bool = true
+        offset: UInt64 = 0, data: [UInt8] = [], done: Bool = true, configuration: Configuration = Configuration()
     ) {
         self.term = term
         self.leaderID = leaderID
@@ -22,6 +25,7 @@ public struct InstallSnapshotRequest: Sendable, Hashable {
         self.offset = offset
         self.data = data
         self.done = done
+        self.configuration = configuration
     }
 }
 

@@ -8,13 +8,20 @@ public struct RequestVoteRequest: Sendable, Hashable {
     public var lastLogTerm: UInt64
     /// A pre-vote changes no state on the receiver (Raft thesis §9.6).
     public var preVote: Bool
+    /// The leader handed leadership to the candidate (thesis §3.10): the leader lease does not
+    /// stop voters from granting it.
+    public var leadershipTransfer: Bool
 
-    public init(term: UInt64, candidateID: UInt64, lastLogIndex: UInt64, lastLogTerm: UInt64, preVote: Bool = false) {
+    public init(
+        term: UInt64, candidateID: UInt64, lastLogIndex: UInt64, lastLogTerm: UInt64, preVote: Bool = false,
+        leadershipTransfer: Bool = false
+    ) {
         self.term = term
         self.candidateID = candidateID
         self.lastLogIndex = lastLogIndex
         self.lastLogTerm = lastLogTerm
         self.preVote = preVote
+        self.leadershipTransfer = leadershipTransfer
     }
 }
 

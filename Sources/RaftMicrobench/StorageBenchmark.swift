@@ -131,7 +131,7 @@ enum StorageBenchmark {
         let clock = ContinuousClock()
         var start = clock.now
         let writer = try SnapshotWriter(
-            directory: path, metadata: SnapshotMetadata(index: 1, term: 1, voters: [1, 2, 3]), compressionLevel: level)
+            directory: path, metadata: SnapshotMetadata(index: 1, term: 1, configuration: Configuration(voterIDs: [1, 2, 3])), compressionLevel: level)
         for i in 0..<rawMiB { try writer.write(chunks[i % chunks.count]) }
         let compressSeconds = seconds(clock.now - start)
         let info = try writer.finish()

@@ -8,10 +8,11 @@ public protocol DurableStorage: Storage {
     /// Persists one `Ready`'s snapshot, entries and hard state; with `sync`, durably (one fsync
     /// for all of it: group commit) before returning.
     func persist(hardState: HardState?, entries: [LogEntry], snapshot: Snapshot?, sync: Bool) throws
-    /// Records a snapshot of the state machine as of applied entry `index`; `data` is the state
-    /// machine's zlib stream. The log is not trimmed until `compact`.
+    /// Records a snapshot of the state machine as of applied entry `index`, with the
+    /// configuration applied at that index; `data` is the state machine's zlib stream. The log
+    /// is not trimmed until `compact`.
     @discardableResult
-    func createSnapshot(_ index: UInt64, data: [UInt8], voters: [UInt64]?) throws -> Snapshot
+    func createSnapshot(_ index: UInt64, data: [UInt8], configuration: Configuration) throws -> Snapshot
     /// Discards log entries through `index` (covered by the snapshot).
     func compact(_ index: UInt64) throws
 }

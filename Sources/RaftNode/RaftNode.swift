@@ -489,8 +489,9 @@ final class Driver<Machine: StateMachine> {
         let compactTo = applied > keptAfterSnapshot ? applied - keptAfterSnapshot : 0
         let firstIndex = rawNode.firstIndex
         let bytes = data
+        let configuration = rawNode.configuration
         ioPool.runIfActive(eventLoop: eventLoop) {
-            try storage.storage.createSnapshot(applied, data: bytes, voters: nil)
+            try storage.storage.createSnapshot(applied, data: bytes, configuration: configuration)
             if compactTo >= firstIndex {
                 try storage.storage.compact(compactTo)
             }

@@ -7,9 +7,10 @@ public struct DiskStorageOptions: Sendable {
     /// A segment is closed and a new one started once it reaches this size (a single batch may
     /// go past it).
     public var segmentSize: Int
-    /// The voters reported by `initialState()` while no snapshot exists (as `MemoryStorage(voters:)`).
+    /// The voters reported by `initialState()` while no snapshot exists (as `MemoryStorage(voters:)`;
+    /// tests). The real node keeps its first configuration in the log (`RawNode.bootstrap`).
     public var voters: [UInt64]
-    /// zlib level for snapshots streamed through ``DiskStorage/beginSnapshot(index:voters:)``.
+    /// zlib level for snapshots streamed through ``DiskStorage/beginSnapshot(index:configuration:precompressed:)``.
     public var snapshotCompressionLevel: Int
     /// Skips every fsync (etcd's `--unsafe-no-fsync`): a crash of the machine may then lose or
     /// tear anything. For tests that simulate crashes by editing files, never for a real node.
@@ -174,8 +175,8 @@ public final class DiskStorage: Storage {
 
     // MARK: Storage
 
-    public func initialState() throws -> (hardState: HardState, voters: [UInt64]) {
-        (state.hardState, snapshotInfo?.metadata.voters ?? options.voters)
+    public func initialState() throws -> (hardState: HardState, configuration: Configuration) {
+        (state.hardState, snapshotInfo?.metadata.configuration ?? Configuration(voterIDs: options.voters))
     }
 
     public func entries(_ lo: UInt64, _ hi: UInt64, maxSize: Int) throws -> [LogEntry] {
@@ -346,8 +347,8 @@ public final class DiskStorage: Storage {
     /// opaque bytes) as the snapshot through applied entry `index`, durably. The log is not
     /// trimmed until `compact`.
     @discardableResult
-    public func createSnapshot(_ index: UInt64, data: [UInt8], voters: [UInt64]? = nil) throws -> Snapshot {
-        let writer = try beginSnapshot(index: index, voters: voters, precompressed: true)
+    public func createSnapshot(_ index: UInt64, data: [UInt8], configuration: Configuration) throws -> Snapshot {
+        let writer = try beginSnapshot(index: index, configuration: configuration, precompressed: true)
         try writer.write(data)
         let metadata = try commitSnapshot(writer)
         let snapshot = Snapshot(metadata: metadata, data: data)
@@ -355,17 +356,17 @@ public final class DiskStorage: Storage {
         return snapshot
     }
 
-    /// Starts a snapshot through applied entry `index` (§7) to be streamed in: by default raw
-    /// state-machine bytes, compressed as they come; with `precompressed`, an existing stream.
-    /// Write the chunks, then call ``commitSnapshot(_:)``.
-    public func beginSnapshot(index: UInt64, voters: [UInt64]? = nil, precompressed: Bool = false) throws -> SnapshotWriter {
+    /// Starts a snapshot through applied entry `index` (§7), with the configuration applied at
+    /// that index, to be streamed in: by default raw state-machine bytes, compressed as they
+    /// come; with `precompressed`, an existing stream. Write the chunks, then call
+    /// ``commitSnapshot(_:)``.
+    public func beginSnapshot(index: UInt64, configuration: Configuration, precompressed: Bool = false) throws -> SnapshotWriter {
         try checkWritable()
         if index <= (snapshotInfo?.metadata.index ?? 0) { throw StorageError.snapshotOutOfDate }
         if index > state.lastIndex { throw StorageError.unavailable }
         let term = try term(index)
-        let members = voters ?? snapshotInfo?.metadata.voters ?? options.voters
         return try SnapshotWriter(
-            directory: snapDirectory, metadata: SnapshotMetadata(index: index, term: term, voters: members),
+            directory: snapDirectory, metadata: SnapshotMetadata(index: index, term: term, configuration: configuration),
             compressionLevel: options.snapshotCompressionLevel, precompressed: precompressed, durable: !options.unsafeNoFsync)
     }
 

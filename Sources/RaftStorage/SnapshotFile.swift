@@ -1,10 +1,12 @@
 import Glibc
 import RaftCore
+import RaftMessages
+import RaftWire
 import RaftZlib
 
 /// What a snapshot file says about itself (its header).
 public struct SnapshotFileInfo: Sendable, Hashable {
-    /// Last included index and term (§7) and the voters as of that index.
+    /// Last included index and term (§7) and the configuration as of that index.
     public var metadata: SnapshotMetadata
     /// Where the file is.
     public var path: String
@@ -28,25 +30,30 @@ public struct SnapshotFileInfo: Sendable, Hashable {
 /// ```
 /// offset  size  field (little-endian)
 ///      0     8  magic "RAFTSNAP"
-///      8     2  format version (1)
+///      8     2  format version (2)
 ///     10     2  flags: bit 0 = raw size known, bit 1 = installed from a leader
-///     12     4  header length H = 60 + 8 * voters
+///     12     4  header length H = 60 + L
 ///     16     8  last included index
 ///     24     8  last included term
 ///     32     8  raw size (0 when unknown)
 ///     40     8  compressed size C
 ///     48     4  crc32 of the C stream bytes
-///     52     4  number of voters n
-///     56    8n  voter ids
+///     52     4  configuration length L
+///     56     L  the configuration as of the last included index: a `raft.Configuration`
+///               (proto/raft.proto), as InstallSnapshotRequest.configuration carries it
 ///   H - 4    4  crc32 of bytes 0 ..< H - 4
 ///      H     C  the zlib stream (RFC 1950), as sent in InstallSnapshot chunks
 /// ```
+///
+/// Version 1 files (written before configurations were replicated) have, at 52, the number of
+/// voters n and then n voter ids of 8 bytes (H = 60 + 8n); they are still read, as a
+/// configuration of those voters without addresses.
 enum SnapshotFormat {
     static let magic: [UInt8] = Array("RAFTSNAP".utf8)
-    static let version: UInt16 = 1
+    static let version: UInt16 = 2
     static let fixedHeaderSize = 60
-    /// More voters than this in a header reads as corruption.
-    static let maxVoters = 1 << 16
+    /// A configuration larger than this in a header reads as corruption.
+    static let maxConfigurationBytes = 1 << 24
 
     static func fileName(term: UInt64, index: UInt64) -> String {
         hex16(term) + "-" + hex16(index) + ".snap"
@@ -62,23 +69,31 @@ enum SnapshotFormat {
         return (term, index)
     }
 
-    static func headerSize(voters: Int) -> Int { fixedHeaderSize + 8 * voters }
+    /// The encoded configuration of `metadata`, as the header stores it.
+    static func encodedConfiguration(_ metadata: SnapshotMetadata) throws(DiskStorageError) -> [UInt8] {
+        do {
+            return try metadata.configuration.serializedBytes()
+        } catch {
+            throw .invalidArgument("cannot encode the snapshot's configuration: \(error)")
+        }
+    }
 
     static func encodeHeader(
-        metadata: SnapshotMetadata, rawSize: UInt64?, compressedSize: UInt64, dataCRC: UInt32, installed: Bool
+        metadata: SnapshotMetadata, configuration: [UInt8], rawSize: UInt64?, compressedSize: UInt64, dataCRC: UInt32,
+        installed: Bool
     ) -> [UInt8] {
         var b: [UInt8] = []
         b.append(contentsOf: magic)
         b.appendLE(version)
         b.appendLE(UInt16(rawSize == nil ? 0 : 1) | UInt16(installed ? 2 : 0))
-        b.appendLE(UInt32(headerSize(voters: metadata.voters.count)))
+        b.appendLE(UInt32(fixedHeaderSize + configuration.count))
         b.appendLE(metadata.index)
         b.appendLE(metadata.term)
         b.appendLE(rawSize ?? 0)
         b.appendLE(compressedSize)
         b.appendLE(dataCRC)
-        b.appendLE(UInt32(metadata.voters.count))
-        for voter in metadata.voters { b.appendLE(voter) }
+        b.appendLE(UInt32(configuration.count))
+        b.append(contentsOf: configuration)
         b.appendLE(CRC32.checksum(b))
         return b
     }
@@ -97,7 +112,7 @@ enum SnapshotFormat {
         return try fixed.withBytes { (raw) throws(DiskStorageError) in
             var r = ByteReader(raw, position: 8)
             let version = r.read(UInt16.self)!
-            guard version == self.version else { throw corrupt(8, "unsupported format version \(version)") }
+            guard version == 1 || version == self.version else { throw corrupt(8, "unsupported format version \(version)") }
             let flags = r.read(UInt16.self)!
             guard flags <= 3 else { throw corrupt(10, "unknown flags \(flags)") }
             let headerLength = Int(r.read(UInt32.self)!)
@@ -106,9 +121,11 @@ enum SnapshotFormat {
             let rawSize = r.read(UInt64.self)!
             let compressedSize = r.read(UInt64.self)!
             let dataCRC = r.read(UInt32.self)!
-            let voterCount = Int(r.read(UInt32.self)!)
-            guard voterCount <= maxVoters, headerLength == headerSize(voters: voterCount) else {
-                throw corrupt(12, "header length \(headerLength) does not match \(voterCount) voters")
+            // Version 2: the configuration's length; version 1: the number of 8-byte voter ids.
+            let count = Int(r.read(UInt32.self)!)
+            let variableBytes = version == 1 ? 8 * count : count
+            guard count <= maxConfigurationBytes, headerLength == fixedHeaderSize + variableBytes else {
+                throw corrupt(12, "header length \(headerLength) does not match its \(variableBytes)-byte configuration")
             }
             guard headerLength <= fileSize else {
                 throw corrupt(fileSize, "file of \(fileSize) bytes is shorter than its \(headerLength)-byte header")
@@ -120,14 +137,24 @@ enum SnapshotFormat {
             guard stored == computed else {
                 throw corrupt(headerLength - 4, "header crc32 mismatch (stored \(hex(stored)), computed \(hex(computed)))")
             }
-            let voters = header.withUnsafeBytes { raw in
-                (0..<voterCount).map { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 56 + 8 * $0, as: UInt64.self)) }
+            let configuration: Configuration
+            if version == 1 {
+                configuration = Configuration(
+                    voterIDs: header.withUnsafeBytes { raw in
+                        (0..<count).map { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 56 + 8 * $0, as: UInt64.self)) }
+                    })
+            } else {
+                do {
+                    configuration = try Configuration(serializedBytes: header[56..<(56 + count)])
+                } catch {
+                    throw corrupt(56, "the configuration does not decode: \(error)")
+                }
             }
             guard UInt64(fileSize - headerLength) == compressedSize else {
                 throw corrupt(fileSize, "file holds \(fileSize - headerLength) data bytes, header says \(compressedSize)")
             }
             return SnapshotFileInfo(
-                metadata: SnapshotMetadata(index: index, term: term, voters: voters), path: path,
+                metadata: SnapshotMetadata(index: index, term: term, configuration: configuration), path: path,
                 rawSize: flags & 1 == 1 ? rawSize : nil, compressedSize: compressedSize, dataCRC: dataCRC,
                 headerSize: headerLength, installed: flags & 2 == 2)
         }
@@ -162,6 +189,7 @@ public final class SnapshotWriter {
     private var done = false
     private let durable: Bool
     private let installed: Bool
+    private let configuration: [UInt8]
 
     /// Bytes buffered before a `pwrite`.
     private static let flushThreshold = 1 << 20
@@ -183,7 +211,8 @@ public final class SnapshotWriter {
         self.directory = directory
         self.path = directory + "/" + SnapshotFormat.fileName(term: metadata.term, index: metadata.index)
         self.tempPath = path + ".tmp"
-        self.headerSize = SnapshotFormat.headerSize(voters: metadata.voters.count)
+        self.configuration = try SnapshotFormat.encodedConfiguration(metadata)
+        self.headerSize = SnapshotFormat.fixedHeaderSize + configuration.count
         self.offset = headerSize
         if precompressed {
             deflater = nil
@@ -247,7 +276,8 @@ public final class SnapshotWriter {
         let compressedSize = UInt64(offset - headerSize)
         let rawSize: UInt64? = deflater == nil ? nil : self.rawSize
         let header = SnapshotFormat.encodeHeader(
-            metadata: metadata, rawSize: rawSize, compressedSize: compressedSize, dataCRC: crc.value, installed: installed)
+            metadata: metadata, configuration: configuration, rawSize: rawSize, compressedSize: compressedSize,
+            dataCRC: crc.value, installed: installed)
         try file.write(header, at: 0)
         if durable { try file.sync() }
         try FileSystem.rename(tempPath, path)

@@ -14,9 +14,9 @@ public protocol SimPersister: Storage {
     func applySnapshot(_ snapshot: Snapshot) throws
     func append(_ entries: [LogEntry]) throws
     func setHardState(_ hardState: HardState) throws
-    /// The service's `Snapshot(index, data)`.
+    /// The service's `Snapshot(index, data)`, with the configuration applied at `index`.
     @discardableResult
-    func createSnapshot(_ index: UInt64, data: [UInt8], voters: [UInt64]?) throws -> Snapshot
+    func createSnapshot(_ index: UInt64, data: [UInt8], configuration: Configuration) throws -> Snapshot
     func compact(_ index: UInt64) throws
 }
 

@@ -1,13 +1,19 @@
 import RaftCore
 
 /// A randomized run beyond the reference suite: random partitions, crashes and restarts, loss,
-/// duplication and long reordering, snapshots at random intervals, with the safety properties of
-/// Figure 3 checked after every event; then every fault heals and a command must commit on all
-/// servers (liveness).
+/// duplication and long reordering, snapshots at random intervals, and (in three seeds of four)
+/// membership changes — members added as learners or voters (some never started), promoted,
+/// removed (the leader too), replaced in joint changes, and leadership handed over — with the
+/// safety properties of Figure 3 checked after every event; then every fault heals and a
+/// command must commit on every member of the final configuration (liveness).
 public enum RandomSimulation {
     /// Runs one seed; throws a `TesterFailure` naming the seed on any violation.
     public static func run(seed: UInt64, steps: Int = 50) throws {
-        let cfg = SimCluster(name: "randomSimulation", servers: 3 + 2 * Int(seed % 2), unreliable: false, snapshot: true, seed: seed)
+        // Three seeds in four change the membership too.
+        let membershipChanges = (seed / 2) % 4 != 0
+        let cfg = SimCluster(
+            name: "randomSimulation", servers: 3 + 2 * Int(seed % 2), unreliable: false, snapshot: true, seed: seed,
+            membershipMode: membershipChanges)
         defer { cfg.cleanup() }
         cfg.checkInvariants = true
         // Vary the configuration too: every option must keep the safety properties.
@@ -19,14 +25,16 @@ public enum RandomSimulation {
         cfg.nodeConfig.maxSizePerMsg = cfg.rand(2) == 0 ? 64 : 64 * 1024
         cfg.nodeConfig.maxSnapshotChunkBytes = 16 + cfg.rand(512)
         cfg.nodeConfig.maxSnapshotChunksInFlight = 1 + cfg.rand(4)
+        cfg.nodeConfig.strictReconfigCheck = cfg.rand(2) == 0
+        cfg.nodeConfig.maxPromotionLag = UInt64(cfg.rand(20))
         for i in 0..<cfg.n { cfg.restart(i) }
         cfg.snapshotEvery = UInt64(3 + cfg.rand(20))
         cfg.duplicateProbability = Double(cfg.rand(10)) / 100
         cfg.crashBeforePersistProbability = cfg.rand(2) == 0 ? 0 : Double(1 + cfg.rand(5)) / 100
         cfg.setUnreliable(cfg.rand(2) == 0)
-        let n = cfg.n
         for _ in 0..<steps {
-            let action = cfg.rand(100)
+            let n = cfg.n
+            let action = cfg.rand(membershipChanges ? 115 : 100)
             switch action {
             case 0..<30:
                 for _ in 0..<(1 + cfg.rand(5)) {
@@ -54,8 +62,10 @@ public enum RandomSimulation {
                 if !cfg.isAlive(i) { cfg.restart(i) }
             case 82..<90:
                 cfg.setUnreliable(cfg.rand(2) == 0)
-            default:
+            case 90..<100:
                 cfg.setLongReordering(cfg.rand(3) == 0)
+            default:
+                cfg.randomMembershipChange()
             }
             try cfg.sleep(Int64(1 + cfg.rand(300)))
         }
@@ -64,16 +74,19 @@ public enum RandomSimulation {
         cfg.setLongReordering(false)
         cfg.duplicateProbability = 0
         cfg.crashBeforePersistProbability = 0
-        for i in 0..<n {
+        for i in 0..<cfg.n where cfg.retired[i] == nil {
             if !cfg.isAlive(i) { cfg.start(i) }
             cfg.connect(i)
         }
-        _ = try cfg.checkOneLeader()
-        let index = try cfg.one(cfg.randInt(), n, retry: true)
+        let (_, members) = try cfg.settledMembers()
+        let index = try cfg.one(cfg.randInt(), members.count, retry: true)
+        for i in members where cfg.retired[i] != nil {
+            throw cfg.failed("server \(i) is a member of the final configuration but retired: \(cfg.retired[i]!)")
+        }
         // ReadIndex liveness: with everything healed, a read on the leader is confirmed.
         let confirmedBefore = cfg.readsConfirmed
         var asked = false
-        for i in 0..<n where !asked {
+        for i in 0..<cfg.n where !asked {
             asked = cfg.startRead(i)
         }
         try cfg.sleep(1000)
@@ -82,7 +95,7 @@ public enum RandomSimulation {
         }
         if TestSeed.environment("RAFT_VERBOSE") != nil {
             print(
-                "randomSimulation seed \(seed): \(n) servers, committed through \(index), \(cfg.now) simulated ms, "
+                "randomSimulation seed \(seed): \(cfg.n) servers (\(members.count) members at the end), committed through \(index), \(cfg.now) simulated ms, "
                     + "\(cfg.sched.eventsRun) events, \(cfg.invariants.leaderOfTerm.count) leaders")
         }
     }

@@ -50,7 +50,8 @@ public final class SimCluster {
     /// The Go tester's `RaftElectionTimeout`.
     public static let electionTimeoutMs: Int64 = 1000
 
-    public let n: Int
+    /// Servers so far: the initial ones, then any added with `addServer()`.
+    public private(set) var n: Int
     public let name: String
     public let seed: UInt64
     let snapshotMode: Bool
@@ -74,6 +75,11 @@ public final class SimCluster {
     public var snapshotEvery: UInt64 = SimCluster.snapshotInterval
     /// Check the Figure 3 safety properties after every event (randomized simulation).
     public var checkInvariants = false
+    /// Run as the real node does with membership changes in mind: the first configuration is
+    /// written into the log (`RawNode.bootstrap`, so members added later learn it from the log),
+    /// and servers announce their own records (addresses, incarnation). Off for the reference
+    /// scenarios, which count every entry from index 1.
+    public let membershipMode: Bool
     var invariants = Invariants()
 
     /// What each server applied, index → command; survives restarts (6.824 `cfg.logs`).
@@ -94,7 +100,13 @@ public final class SimCluster {
     var bytes = 0
     var totalRPCs = 0
 
+    /// The voters of the initial configuration (servers `0..<initialCount`).
     let voterIDs: [UInt64]
+    let initialCount: Int
+    /// Each server's incarnation (`Member.incarnation`): new with each fresh persister.
+    private(set) var incarnations: [UInt64]
+    /// Servers that stopped for good: removed from the cluster, or refused by it.
+    public private(set) var retired: [String?]
     /// The configuration every server runs with (see README: no no-op entry, because the
     /// tester expects the first command at index 1 and consecutive indices).
     public var nodeConfig: Config
@@ -104,9 +116,10 @@ public final class SimCluster {
 
     public init(
         name: String, servers n: Int, unreliable: Bool, snapshot: Bool, seed: UInt64? = nil,
-        persister: PersisterFactory = PersisterFactory.current()
+        persister: PersisterFactory = PersisterFactory.current(), membershipMode: Bool = false
     ) {
         self.persisterFactory = persister
+        self.membershipMode = membershipMode
         self.n = n
         self.name = name
         self.seed = seed ?? TestSeed.make()
@@ -114,6 +127,9 @@ public final class SimCluster {
         self.rng = SplitMix64(seed: self.seed)
         self.reliable = !unreliable
         voterIDs = (0..<n).map { UInt64($0 + 1) }
+        initialCount = n
+        incarnations = Array(repeating: 0, count: n)
+        retired = Array(repeating: nil, count: n)
         nodeConfig = Config(
             id: 1, voters: voterIDs, electionTick: 30, heartbeatTick: 10, maxSizePerMsg: 64 * 1024,
             maxEntriesPerMsg: 64, maxInflightMsgs: 8, maxSnapshotChunkBytes: 512, maxSnapshotChunksInFlight: 4,
@@ -159,7 +175,21 @@ public final class SimCluster {
             description: """
                 \(name) failed at simulated \(now) ms: \(message)
                 seed \(seed); replay with: RAFT_SEED=\(seed) swift test --filter \(name)
-                """)
+                """ + (membershipMode ? "\n" + describeServers() : ""))
+    }
+
+    /// One line per server: what a failure report needs to tell a membership bug apart.
+    func describeServers() -> String {
+        (0..<n).map { i in
+            guard let node = servers[i]?.node else {
+                return "server \(i): down\(retired[i].map { " (retired: \($0))" } ?? "")"
+            }
+            let c = node.configuration
+            return "server \(i): \(node.role) term \(node.term) lead \(node.leaderID) "
+                + "transferee \(node.status.leadTransferee) commit \(node.commitIndex) "
+                + "applied \(node.appliedIndex) last \(node.lastIndex) connected \(connected[i]) voters \(c.voterIDs) "
+                + "outgoing \(c.outgoingVoterIDs) learners \(c.learnerIDs) removed \(c.removedIDs)"
+        }.joined(separator: "\n")
     }
 
     /// Prints `message` when `RAFT_VERBOSE` is set (bounds' margins, progress).
@@ -211,7 +241,9 @@ public final class SimCluster {
     private func config(for i: Int) -> Config {
         var config = nodeConfig
         config.id = UInt64(i + 1)
-        config.voters = voterIDs
+        // Servers added later join a running cluster: their configuration comes from the leader.
+        config.voters = i < initialCount && !membershipMode ? voterIDs : []
+        config.member = membershipMode ? member(i) : nil
         config.randomSeed = seed &+ UInt64(i) &* 0x1000_0001 &+ UInt64(generations[i]) &* 0x9E37_79B9
         return config
     }
@@ -231,7 +263,8 @@ public final class SimCluster {
     private func persister(afterCrashOf i: Int) -> (any SimPersister)? {
         do {
             if let old = persisters[i] { return try persisterFactory.crash(i, old) }
-            return try persisterFactory.make(i, voterIDs)
+            incarnations[i] = UInt64(truncatingIfNeeded: rng.next()) | 1
+            return try persisterFactory.make(i, i < initialCount && !membershipMode ? voterIDs : [])
         } catch {
             record("server \(i): persister failed: \(error)")
             return nil
@@ -255,6 +288,9 @@ public final class SimCluster {
         let node: RawNode
         do {
             node = try RawNode(config: config(for: i), storage: storage)
+            if membershipMode && i < initialCount && node.lastIndex == 0 && node.term == 0 {
+                try node.bootstrap(voterIDs.map { Member(id: $0, peerAddress: "peer-\($0)", clientAddress: "client-\($0)") })
+            }
         } catch {
             record("server \(i) failed to start: \(error)")
             return
@@ -264,10 +300,73 @@ public final class SimCluster {
         sched.schedule(after: Int64(rand(Int(Self.tickMs))) + 1) { [unowned self] in self.tick(server) }
     }
 
-    /// Restart = start + connect (2C).
+    /// Restart = start + connect (2C). A retired server stays down.
     public func restart(_ i: Int) {
+        guard retired[i] == nil else { return }
         start(i)
         connect(i)
+    }
+
+    // MARK: Membership
+
+    /// Server `i`'s record, as its `raft.Member` (simulated addresses).
+    public func member(_ i: Int, learner: Bool = false) -> Member {
+        Member(
+            id: UInt64(i + 1), peerAddress: "peer-\(i + 1)", clientAddress: "client-\(i + 1)", learner: learner,
+            incarnation: incarnations[i])
+    }
+
+    /// Adds a server slot for a member that will join the running cluster (its id is `n + 1`,
+    /// never used before); it starts with an empty persister, and with `start` it runs and is
+    /// connected at once, else it stays down (a member added to the configuration but never
+    /// started).
+    @discardableResult
+    public func addServer(start: Bool = true) -> Int {
+        let i = n
+        n += 1
+        servers.append(nil)
+        persisters.append(nil)
+        connected.append(false)
+        generations.append(0)
+        logs.append([:])
+        lastApplied.append(0)
+        rpcCounts.append(0)
+        incarnations.append(0)
+        retired.append(nil)
+        if start {
+            self.start(i)
+            connect(i)
+        } else {
+            persisters[i] = persister(afterCrashOf: i)
+        }
+        return i
+    }
+
+    /// Stops server `i` for good: the cluster removed or refused it (`reason`).
+    func retire(_ i: Int, _ reason: String) {
+        guard retired[i] == nil else { return }
+        note("server \(i) retires: \(reason)")
+        crash(i)
+        retired[i] = reason
+    }
+
+    /// What the peer transport would refuse: a message from a member the receiver's applied
+    /// configuration removed, or whose incarnation differs from the one it records. The refused
+    /// sender is told (`MemberRefused`) and stops for good.
+    private func refuses(_ receiver: SimServer, _ message: Message) -> Bool {
+        let configuration = receiver.node.configuration
+        let sender = Int(message.from) - 1
+        if configuration.isRemoved(message.from)
+            && !RawNode.isHandOver(message, leader: receiver.node.leaderID, term: receiver.node.term)
+        {
+            retire(sender, "refused by server \(receiver.index): removed")
+            return true
+        }
+        if let recorded = configuration.member(message.from)?.incarnation, recorded != 0, recorded != incarnations[sender] {
+            retire(sender, "refused by server \(receiver.index): incarnation \(incarnations[sender]), recorded \(recorded)")
+            return true
+        }
+        return false
     }
 
     public func connect(_ i: Int) {
@@ -346,7 +445,7 @@ public final class SimCluster {
         servers[i]?.node
     }
 
-    private func scheduleReady(_ server: SimServer) {
+    func scheduleReady(_ server: SimServer) {
         guard !server.readyScheduled else { return }
         server.readyScheduled = true
         sched.schedule(after: 0) { [unowned self] in
@@ -399,7 +498,7 @@ public final class SimCluster {
                 }
             }
             for entry in ready.committedEntries {
-                apply(server, entry)
+                apply(server, entry, configuration: server.node.configuration(through: entry.index, of: ready))
             }
             for state in ready.readStates {
                 guard let floor = pendingReads.removeValue(forKey: state.requestID) else { continue }
@@ -410,6 +509,11 @@ public final class SimCluster {
                 readsConfirmed += 1
             }
             server.node.advance(ready)
+        }
+        if isCurrent(server) && server.node.removalIsKnownToLeader {
+            // raft-node exits once it applied its own removal and a leader has committed it;
+            // before that the others may still need its vote.
+            retire(server.index, "removed by a configuration change it applied")
         }
     }
 
@@ -446,6 +550,7 @@ public final class SimCluster {
         guard isCurrent(target) else { return }
         let from = Int(message.from) - 1
         rpcCounts[target.index] += 1
+        if refuses(target, message) { return }
         do {
             try target.node.step(message)
         } catch {
@@ -472,6 +577,7 @@ public final class SimCluster {
     private func deliverReply(_ reply: Message, toGeneration: Int) {
         let to = Int(reply.to) - 1
         guard let server = servers[to], server.generation == toGeneration, isCurrent(server) else { return }
+        if refuses(server, reply) { return }
         do {
             try server.node.step(reply)
         } catch {
@@ -507,10 +613,10 @@ public final class SimCluster {
     }
 
     /// 6.824 `applier` / `applierSnap`.
-    private func apply(_ server: SimServer, _ entry: LogEntry) {
-        // The Go tester only sees commands. With `noopOnElection` (never in the reference
-        // scenarios) a no-op is recorded as an empty command so the order checks still hold.
-        guard entry.type == .normal || entry.type == .noop else { return }
+    private func apply(_ server: SimServer, _ entry: LogEntry, configuration: @autoclosure () -> Configuration) {
+        // The Go tester only sees commands. No-ops (`noopOnElection`) and configuration changes
+        // (never in the reference scenarios) are recorded with their data, so the order checks
+        // hold and every server must have applied the same change at the same index.
         let i = server.index
         let index = entry.index
         var error: String?
@@ -531,7 +637,7 @@ public final class SimCluster {
             // The service's Snapshot(index, bytes), called synchronously from the apply loop.
             let data = SnapshotCodec.encode(index: index, log: logs[i])
             do {
-                try server.storage.createSnapshot(index, data: data, voters: nil)
+                try server.storage.createSnapshot(index, data: data, configuration: configuration())
                 try server.storage.compact(index)
             } catch {
                 record("server \(i) snapshot at \(index) failed: \(error)")

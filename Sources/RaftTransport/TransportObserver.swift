@@ -2,11 +2,14 @@ import NIOCore
 import RaftMessages
 import RaftWire
 
-/// The three RPCs of the peer protocol, as metric labels name them (`rpc` label, DESIGN §4).
+/// The RPCs of the peer protocol, as metric labels name them (`rpc` label, README "Metrics"),
+/// and the transport's refusal notice (`MemberRefused`), which is not an RPC of the core.
 public enum RPCKind: String, Sendable, Hashable, CaseIterable {
     case requestVote = "request_vote"
     case appendEntries = "append_entries"
     case installSnapshot = "install_snapshot"
+    case timeoutNow = "timeout_now"
+    case memberRefused = "member_refused"
 
     /// The RPC a request or a response belongs to.
     public init(_ body: RaftMessage) {
@@ -14,6 +17,8 @@ public enum RPCKind: String, Sendable, Hashable, CaseIterable {
         case .requestVote, .requestVoteResponse: self = .requestVote
         case .appendEntries, .appendEntriesResponse: self = .appendEntries
         case .installSnapshot, .installSnapshotResponse: self = .installSnapshot
+        case .timeoutNow, .timeoutNowResponse: self = .timeoutNow
+        case .memberRefused: self = .memberRefused
         }
     }
 }

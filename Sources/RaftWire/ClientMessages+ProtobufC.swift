@@ -42,6 +42,36 @@ extension ClientRequest: ProtobufCConvertible {
             let op = try arena.message(Raft__Kv__StatusRequest.self, raft__kv__status_request__init)
             c.pointee.op_case = RAFT__KV__CLIENT_REQUEST__OP_STATUS
             c.pointee.status = op
+        case .memberList:
+            let op = try arena.message(Raft__Kv__MemberListRequest.self, raft__kv__member_list_request__init)
+            c.pointee.op_case = RAFT__KV__CLIENT_REQUEST__OP_MEMBER_LIST
+            c.pointee.member_list = op
+        case .memberAdd(let member):
+            let op = try arena.message(Raft__Kv__MemberAddRequest.self, raft__kv__member_add_request__init)
+            op.pointee.member = try member.cMessage(in: arena)
+            c.pointee.op_case = RAFT__KV__CLIENT_REQUEST__OP_MEMBER_ADD
+            c.pointee.member_add = op
+        case .memberPromote(let id):
+            let op = try arena.message(Raft__Kv__MemberPromoteRequest.self, raft__kv__member_promote_request__init)
+            op.pointee.id = id
+            c.pointee.op_case = RAFT__KV__CLIENT_REQUEST__OP_MEMBER_PROMOTE
+            c.pointee.member_promote = op
+        case .memberRemove(let id):
+            let op = try arena.message(Raft__Kv__MemberRemoveRequest.self, raft__kv__member_remove_request__init)
+            op.pointee.id = id
+            c.pointee.op_case = RAFT__KV__CLIENT_REQUEST__OP_MEMBER_REMOVE
+            c.pointee.member_remove = op
+        case .memberReplace(let oldID, let newID):
+            let op = try arena.message(Raft__Kv__MemberReplaceRequest.self, raft__kv__member_replace_request__init)
+            op.pointee.old_id = oldID
+            op.pointee.new_id = newID
+            c.pointee.op_case = RAFT__KV__CLIENT_REQUEST__OP_MEMBER_REPLACE
+            c.pointee.member_replace = op
+        case .transferLeader(let id):
+            let op = try arena.message(Raft__Kv__TransferLeaderRequest.self, raft__kv__transfer_leader_request__init)
+            op.pointee.id = id
+            c.pointee.op_case = RAFT__KV__CLIENT_REQUEST__OP_TRANSFER_LEADER
+            c.pointee.transfer_leader = op
         }
         return c
     }
@@ -63,6 +93,18 @@ extension ClientRequest: ProtobufCConvertible {
                 value: [UInt8](cas.value))
         case RAFT__KV__CLIENT_REQUEST__OP_STATUS:
             operation = .status
+        case RAFT__KV__CLIENT_REQUEST__OP_MEMBER_LIST:
+            operation = .memberList
+        case RAFT__KV__CLIENT_REQUEST__OP_MEMBER_ADD:
+            operation = .memberAdd(r.member_add.pointee.member.map { Member(c: $0) } ?? Member(id: 0))
+        case RAFT__KV__CLIENT_REQUEST__OP_MEMBER_PROMOTE:
+            operation = .memberPromote(id: r.member_promote.pointee.id)
+        case RAFT__KV__CLIENT_REQUEST__OP_MEMBER_REMOVE:
+            operation = .memberRemove(id: r.member_remove.pointee.id)
+        case RAFT__KV__CLIENT_REQUEST__OP_MEMBER_REPLACE:
+            operation = .memberReplace(oldID: r.member_replace.pointee.old_id, newID: r.member_replace.pointee.new_id)
+        case RAFT__KV__CLIENT_REQUEST__OP_TRANSFER_LEADER:
+            operation = .transferLeader(id: r.transfer_leader.pointee.id)
         default:
             operation = nil
         }
@@ -108,6 +150,8 @@ extension ClientResponse: ProtobufCConvertible {
             n.pointee.snapshot_index = node.snapshotIndex
             c.pointee.node = n
         }
+        (c.pointee.n_members, c.pointee.members) = try encodeMembers(members, in: arena)
+        if let configuration { c.pointee.configuration = try configuration.cMessage(in: arena) }
         return c
     }
 
@@ -124,7 +168,8 @@ extension ClientResponse: ProtobufCConvertible {
             requestID: r.request_id,
             status: try decodeEnum(KVStatus.self, r.status.rawValue, field: "raft.kv.ClientResponse.status"),
             leaderID: r.leader_id, leaderAddress: String(protobufC: r.leader_address), value: [UInt8](r.value),
-            error: String(protobufC: r.error), index: r.index, node: node)
+            error: String(protobufC: r.error), index: r.index, node: node,
+            members: decodeMembers(r.n_members, r.members), configuration: r.configuration.map { Configuration(c: $0) })
     }
 
     static func packedSize(_ message: UnsafePointer<Raft__Kv__ClientResponse>) -> Int {

@@ -29,6 +29,7 @@ extension RaftMessage {
             c.pointee.last_log_index = m.lastLogIndex
             c.pointee.last_log_term = m.lastLogTerm
             c.pointee.pre_vote = m.preVote ? 1 : 0
+            c.pointee.leadership_transfer = m.leadershipTransfer ? 1 : 0
             envelope.pointee.body_case = RAFT__ENVELOPE__BODY_REQUEST_VOTE
             envelope.pointee.request_vote = c
         case .requestVoteResponse(let m):
@@ -68,6 +69,7 @@ extension RaftMessage {
             c.pointee.conflict_term = m.conflictTerm
             c.pointee.prev_log_index = m.prevLogIndex
             c.pointee.read_round = m.readRound
+            if let member = m.member { c.pointee.member = try member.cMessage(in: arena) }
             envelope.pointee.body_case = RAFT__ENVELOPE__BODY_APPEND_ENTRIES_RESPONSE
             envelope.pointee.append_entries_response = c
         case .installSnapshot(let m):
@@ -79,6 +81,9 @@ extension RaftMessage {
             c.pointee.offset = m.offset
             c.pointee.data = try arena.binary(m.data)
             c.pointee.done = m.done ? 1 : 0
+            if m.configuration != Configuration() {
+                c.pointee.configuration = try m.configuration.cMessage(in: arena)
+            }
             envelope.pointee.body_case = RAFT__ENVELOPE__BODY_INSTALL_SNAPSHOT
             envelope.pointee.install_snapshot = c
         case .installSnapshotResponse(let m):
@@ -90,6 +95,24 @@ extension RaftMessage {
             c.pointee.done = m.done ? 1 : 0
             envelope.pointee.body_case = RAFT__ENVELOPE__BODY_INSTALL_SNAPSHOT_RESPONSE
             envelope.pointee.install_snapshot_response = c
+        case .timeoutNow(let m):
+            let c = try arena.message(Raft__TimeoutNowRequest.self, raft__timeout_now_request__init)
+            c.pointee.term = m.term
+            c.pointee.leader_id = m.leaderID
+            envelope.pointee.body_case = RAFT__ENVELOPE__BODY_TIMEOUT_NOW
+            envelope.pointee.timeout_now = c
+        case .timeoutNowResponse(let m):
+            let c = try arena.message(Raft__TimeoutNowResponse.self, raft__timeout_now_response__init)
+            c.pointee.term = m.term
+            envelope.pointee.body_case = RAFT__ENVELOPE__BODY_TIMEOUT_NOW_RESPONSE
+            envelope.pointee.timeout_now_response = c
+        case .memberRefused(let m):
+            let c = try arena.message(Raft__MemberRefused.self, raft__member_refused__init)
+            c.pointee.removed = m.removed ? 1 : 0
+            c.pointee.expected_incarnation = m.expectedIncarnation
+            c.pointee.reason = try arena.cString(m.reason)
+            envelope.pointee.body_case = RAFT__ENVELOPE__BODY_MEMBER_REFUSED
+            envelope.pointee.member_refused = c
         }
     }
 
@@ -102,7 +125,7 @@ extension RaftMessage {
             self = .requestVote(
                 RequestVoteRequest(
                     term: m.term, candidateID: m.candidate_id, lastLogIndex: m.last_log_index,
-                    lastLogTerm: m.last_log_term, preVote: m.pre_vote != 0))
+                    lastLogTerm: m.last_log_term, preVote: m.pre_vote != 0, leadershipTransfer: m.leadership_transfer != 0))
         case RAFT__ENVELOPE__BODY_REQUEST_VOTE_RESPONSE:
             let m = e.request_vote_response.pointee
             self = .requestVoteResponse(
@@ -125,20 +148,29 @@ extension RaftMessage {
                 AppendEntriesResponse(
                     term: m.term, success: m.success != 0, matchIndex: m.match_index,
                     conflictIndex: m.conflict_index, conflictTerm: m.conflict_term,
-                    prevLogIndex: m.prev_log_index, readRound: m.read_round))
+                    prevLogIndex: m.prev_log_index, readRound: m.read_round, member: m.member.map { Member(c: $0) }))
         case RAFT__ENVELOPE__BODY_INSTALL_SNAPSHOT:
             let m = e.install_snapshot.pointee
             self = .installSnapshot(
                 InstallSnapshotRequest(
                     term: m.term, leaderID: m.leader_id, lastIncludedIndex: m.last_included_index,
                     lastIncludedTerm: m.last_included_term, offset: m.offset, data: [UInt8](m.data),
-                    done: m.done != 0))
+                    done: m.done != 0, configuration: m.configuration.map { Configuration(c: $0) } ?? Configuration()))
         case RAFT__ENVELOPE__BODY_INSTALL_SNAPSHOT_RESPONSE:
             let m = e.install_snapshot_response.pointee
             self = .installSnapshotResponse(
                 InstallSnapshotResponse(
                     term: m.term, lastIncludedIndex: m.last_included_index, nextOffset: m.next_offset,
                     done: m.done != 0))
+        case RAFT__ENVELOPE__BODY_TIMEOUT_NOW:
+            let m = e.timeout_now.pointee
+            self = .timeoutNow(TimeoutNowRequest(term: m.term, leaderID: m.leader_id))
+        case RAFT__ENVELOPE__BODY_TIMEOUT_NOW_RESPONSE:
+            self = .timeoutNowResponse(TimeoutNowResponse(term: e.timeout_now_response.pointee.term))
+        case RAFT__ENVELOPE__BODY_MEMBER_REFUSED:
+            let m = e.member_refused.pointee
+            self = .memberRefused(
+                MemberRefused(removed: m.removed != 0, expectedIncarnation: m.expected_incarnation, reason: String(protobufC: m.reason)))
         default:
             return nil
         }
@@ -154,6 +186,7 @@ extension Envelope: ProtobufCConvertible {
         c.pointee.from_id = fromID
         c.pointee.to_id = toID
         c.pointee.id = id
+        c.pointee.from_incarnation = fromIncarnation
         try body?.attach(to: c, in: arena)
         return c
     }
@@ -161,7 +194,8 @@ extension Envelope: ProtobufCConvertible {
     init(cMessage c: UnsafePointer<Raft__Envelope>) throws {
         self.init(
             clusterID: String(protobufC: c.pointee.cluster_id), fromID: c.pointee.from_id,
-            toID: c.pointee.to_id, id: c.pointee.id, body: try RaftMessage(envelope: c))
+            toID: c.pointee.to_id, id: c.pointee.id, fromIncarnation: c.pointee.from_incarnation,
+            body: try RaftMessage(envelope: c))
     }
 
     static func packedSize(_ message: UnsafePointer<Raft__Envelope>) -> Int {

@@ -91,7 +91,7 @@ public final class WireCodec {
 
     // MARK: shared paths
 
-    private func bytes<M: ProtobufCConvertible>(of message: M) throws -> [UInt8] {
+    func bytes<M: ProtobufCConvertible>(of message: M) throws -> [UInt8] {
         defer { arena.reset() }
         let c = try message.makeCMessage(in: arena)
         let size = M.packedSize(c)
@@ -119,7 +119,7 @@ public final class WireCodec {
         precondition(written == size, "protobuf-c packed \(written) bytes, announced \(size)")
     }
 
-    private func decode<M: ProtobufCConvertible>(_: M.Type, from bytes: UnsafeRawBufferPointer) throws -> M {
+    func decode<M: ProtobufCConvertible>(_: M.Type, from bytes: UnsafeRawBufferPointer) throws -> M {
         defer { arena.reset() }
         var allocator = arena.allocator
         // protobuf-c wants a pointer even for zero bytes; an empty message is valid.

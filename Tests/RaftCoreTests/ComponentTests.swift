@@ -82,13 +82,6 @@ import Testing
         #expect(net[1].raft.term == 9)
     }
 
-    @Test func messagesFromStrangersAreRefused() {
-        let n = TestNode(id: 1, voters: [1, 2, 3])
-        #expect(throws: RaftError.unknownPeer(7)) {
-            try n.node.step(Message(from: 7, to: 1, body: .requestVoteResponse(RequestVoteResponse(term: 1, voteGranted: true))))
-        }
-    }
-
     /// The commit lag a follower reports (the leader's commit index as last heard minus its
     /// own) appears when it hears of commits its log cannot follow yet, and is 0 on the leader
     /// and once the follower has caught up.

@@ -33,8 +33,16 @@ final class TestNode {
         return out
     }
 
+    /// Steps `message`; a message from a member this node removed is dropped (as the transport
+    /// refuses it).
     func step(_ message: Message) {
-        try! node.step(message)
+        do {
+            try node.step(message)
+        } catch RaftError.unknownPeer(let id) where id == message.from && node.configuration.isRemoved(id) {
+            return
+        } catch {
+            fatalError("step failed: \(error)")
+        }
     }
 
     func tick(_ n: Int = 1) {
@@ -57,9 +65,21 @@ final class TestNetwork {
     /// Messages delivered so far, in order.
     var delivered: [Message] = []
 
-    init(_ count: Int, configure: (inout Config) -> Void = { _ in }) {
+    /// `bootstrap`: the first configuration is written into every member's log
+    /// (`RawNode.bootstrap`, as the real node does) instead of coming from `Config.voters`, so
+    /// that members added later learn it from the log.
+    init(_ count: Int, bootstrap: Bool = false, configure: (inout Config) -> Void = { _ in }) {
         let voters = (1...UInt64(count)).map { $0 }
-        for id in voters { nodes[id] = TestNode(id: id, voters: voters, configure: configure) }
+        for id in voters {
+            if bootstrap {
+                let node = TestNode(id: id, voters: [], configure: configure)
+                try! node.node.bootstrap(voters.map { Member(id: $0, peerAddress: "10.0.0.\($0):7000") })
+                node.drain()
+                nodes[id] = node
+            } else {
+                nodes[id] = TestNode(id: id, voters: voters, configure: configure)
+            }
+        }
     }
 
     subscript(id: UInt64) -> TestNode { nodes[id]! }

@@ -16,7 +16,7 @@ import Testing
             $0.maxSnapshotChunksInFlight = window
         }
         let s1 = storage(terms: Array(repeating: 1, count: 20), term: 1, voters: voters, commit: 20)
-        try! s1.createSnapshot(15, data: data)
+        try! s1.createSnapshot(15, data: data, configuration: Configuration(voterIDs: [1, 2, 3]))
         try! s1.compact(15)
         net.nodes[1] = TestNode(id: 1, voters: voters, storage: s1, configure: configure)
         net.nodes[2] = TestNode(id: 2, voters: voters, configure: configure)
@@ -169,7 +169,7 @@ import Testing
     /// The storage contract: compaction keeps the term of the snapshot's last entry readable.
     @Test func memoryStorageAnswersTermOfSnapshotIndexAfterCompaction() throws {
         let s = storage(terms: [1, 1, 2, 2, 3], term: 3, voters: Self.voters)
-        try s.createSnapshot(3, data: [9])
+        try s.createSnapshot(3, data: [9], configuration: Configuration(voterIDs: [1, 2, 3]))
         try s.compact(3)
         #expect(try s.firstIndex() == 4)
         #expect(try s.term(3) == 2)

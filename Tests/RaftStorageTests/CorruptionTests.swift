@@ -20,7 +20,7 @@ import Testing
                 snapshot: nil, sync: true)
         }
         if snapshot {
-            try storage.createSnapshot(30, data: Array(repeating: 5, count: 100))
+            try storage.createSnapshot(30, data: Array(repeating: 5, count: 100), configuration: Configuration(voterIDs: [1, 2, 3]))
             try storage.compact(20)
         }
         try storage.close()

@@ -56,8 +56,8 @@ import Testing
             try storage.persist(hardState: HardState(term: 2, vote: 3, commit: 3), entries: entries(4...20, term: 2), snapshot: nil, sync: true)
             try model.append(entries(4...20, term: 2))
             model.setHardState(HardState(term: 2, vote: 3, commit: 3))
-            try storage.createSnapshot(10, data: [1, 2, 3], voters: [1, 2, 3, 4])
-            try model.createSnapshot(10, data: [1, 2, 3], voters: [1, 2, 3, 4])
+            try storage.createSnapshot(10, data: [1, 2, 3], configuration: Configuration(voterIDs: [1, 2, 3, 4]))
+            try model.createSnapshot(10, data: [1, 2, 3], configuration: Configuration(voterIDs: [1, 2, 3, 4]))
             try storage.compact(8)
             try model.compact(8)
             #expect(try StorageView(storage) == StorageView(model))
@@ -81,12 +81,12 @@ import Testing
         #expect(try storage.entries(1, 11, maxSize: 250).count == 2)
         #expect(throws: StorageError.unavailable) { try storage.entries(1, 12, maxSize: .max) }
         #expect(throws: StorageError.unavailable) { try storage.append(entries(12...12, term: 1)) }
-        try storage.createSnapshot(5, data: [9])
+        try storage.createSnapshot(5, data: [9], configuration: Configuration(voterIDs: [1, 2, 3]))
         try storage.compact(5)
         #expect(throws: StorageError.compacted) { try storage.entries(5, 6, maxSize: .max) }
         #expect(throws: StorageError.compacted) { try storage.term(4) }
         #expect(try storage.term(5) == 1)
-        #expect(throws: StorageError.snapshotOutOfDate) { try storage.createSnapshot(5, data: []) }
+        #expect(throws: StorageError.snapshotOutOfDate) { try storage.createSnapshot(5, data: [], configuration: Configuration(voterIDs: [1, 2, 3])) }
         #expect(throws: DiskStorageError.compactBeyondSnapshot(index: 7, snapshotIndex: 5)) { try storage.compact(7) }
         #expect(throws: DiskStorageError.self) { try storage.append([LogEntry(index: 11, term: 1), LogEntry(index: 13, term: 1)]) }
     }
@@ -96,7 +96,7 @@ import Testing
         defer { dir.cleanup() }
         let options = DiskStorageOptions(segmentSize: 200, voters: [1, 2, 3])
         let model = MemoryStorage(voters: [1, 2, 3])
-        let leaderSnapshot = Snapshot(metadata: SnapshotMetadata(index: 50, term: 4, voters: [1, 2, 3]), data: Array(repeating: 7, count: 1000))
+        let leaderSnapshot = Snapshot(metadata: SnapshotMetadata(index: 50, term: 4, configuration: Configuration(voterIDs: [1, 2, 3])), data: Array(repeating: 7, count: 1000))
         do {
             let storage = try DiskStorage(directory: dir.data, options: options)
             for start in stride(from: UInt64(1), through: 28, by: 3) {
@@ -132,7 +132,7 @@ import Testing
             try storage.close()
         }
         let writer = try SnapshotWriter(
-            directory: dir.data + "/snap", metadata: SnapshotMetadata(index: 9, term: 2, voters: [1]), precompressed: true,
+            directory: dir.data + "/snap", metadata: SnapshotMetadata(index: 9, term: 2, configuration: Configuration(voterIDs: [1])), precompressed: true,
             installed: true)
         try writer.write([1, 2, 3])
         try writer.finish()
@@ -188,11 +188,11 @@ import Testing
         defer { dir.cleanup() }
         let storage = try DiskStorage(directory: dir.data, options: DiskStorageOptions(voters: [1]))
         try storage.append(entries(1...10, term: 3))
-        let writer = try storage.beginSnapshot(index: 8)
+        let writer = try storage.beginSnapshot(index: 8, configuration: Configuration(voterIDs: [1]))
         let raw = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 / 7) }
         for start in stride(from: 0, to: raw.count, by: 4096) { try writer.write(raw[start..<min(start + 4096, raw.count)]) }
         let meta = try storage.commitSnapshot(writer)
-        #expect(meta == SnapshotMetadata(index: 8, term: 3, voters: [1]))
+        #expect(meta == SnapshotMetadata(index: 8, term: 3, configuration: Configuration(voterIDs: [1])))
         try storage.compact(8)
         // What Storage.snapshot() hands the core is the zlib stream.
         let snapshot = try storage.snapshot()

@@ -90,8 +90,8 @@ import Testing
                 let data = rng.bytes(Int.random(in: 0...300, using: &rng))
                 let voters: [UInt64]? = Bool.random(using: &rng) ? nil : [1, 2, 3, UInt64(step)]
                 trace.append("createSnapshot \(index)")
-                try disk.createSnapshot(index, data: data, voters: voters)
-                try model.createSnapshot(index, data: data, voters: voters)
+                try disk.createSnapshot(index, data: data, configuration: voters.map { Configuration(voterIDs: $0) } ?? Configuration(voterIDs: [1, 2, 3]))
+                try model.createSnapshot(index, data: data, configuration: voters.map { Configuration(voterIDs: $0) } ?? Configuration(voterIDs: [1, 2, 3]))
             case 70..<78:
                 guard snapshotIndex >= first else { continue }
                 let index = UInt64.random(in: first...snapshotIndex, using: &rng)
@@ -104,7 +104,7 @@ import Testing
                 let ahead = last > snapshotIndex ? last - snapshotIndex : 0
                 let index = snapshotIndex + UInt64.random(in: 1...(ahead + 20), using: &rng)
                 let snapshot = Snapshot(
-                    metadata: SnapshotMetadata(index: index, term: term, voters: [1, 2, 3]), data: rng.bytes(50))
+                    metadata: SnapshotMetadata(index: index, term: term, configuration: Configuration(voterIDs: [1, 2, 3])), data: rng.bytes(50))
                 let after = Bool.random(using: &rng) ? entries((index + 1)...(index + 3), term: term) : []
                 let hs = HardState(term: term, vote: 2, commit: index)
                 trace.append("applySnapshot \(index) t\(term) +\(after.count)")
@@ -116,8 +116,8 @@ import Testing
                 // Errors must match the model's.
                 if snapshotIndex > 0 {
                     trace.append("stale createSnapshot")
-                    #expect(throws: StorageError.snapshotOutOfDate) { try disk.createSnapshot(snapshotIndex, data: []) }
-                    #expect(throws: StorageError.snapshotOutOfDate) { try model.createSnapshot(snapshotIndex, data: []) }
+                    #expect(throws: StorageError.snapshotOutOfDate) { try disk.createSnapshot(snapshotIndex, data: [], configuration: Configuration(voterIDs: [1, 2, 3])) }
+                    #expect(throws: StorageError.snapshotOutOfDate) { try model.createSnapshot(snapshotIndex, data: [], configuration: Configuration(voterIDs: [1, 2, 3])) }
                 }
                 #expect(throws: StorageError.unavailable) { try disk.append(entries((last + 2)...(last + 2), term: term)) }
                 #expect(throws: StorageError.unavailable) { try model.append(entries((last + 2)...(last + 2), term: term)) }

@@ -142,7 +142,7 @@ import Testing
         let appliedIndex = cluster.nodes[leader]!.appliedIndex
         for i in [leader, follower] {
             #expect(cluster.nodes[i]!.appliedIndex == appliedIndex)
-            try cluster.storages[i]!.createSnapshot(appliedIndex, data: Cluster.encode(cluster.applied[i]))
+            try cluster.storages[i]!.createSnapshot(appliedIndex, data: Cluster.encode(cluster.applied[i]), configuration: Configuration(voterIDs: [1, 2, 3]))
             try cluster.storages[i]!.compact(appliedIndex)
         }
         // ... and the leader crashes too (its snapshot survives; either member may lead next) ...

@@ -55,14 +55,14 @@ import Testing
         do {
             let storage = try DiskStorage(directory: dir.data, options: Self.options)
             try storage.append(entries(1...20, term: 1))
-            try storage.createSnapshot(5, data: [5])
+            try storage.createSnapshot(5, data: [5], configuration: Configuration(voterIDs: [1, 2, 3]))
             try storage.close()
         }
         let snap = dir.data + "/snap/"
         let older = try snapFiles(dir.data)[0]
         // A crash after the rename of a newer snapshot but before the older one was removed ...
         let writer = try SnapshotWriter(
-            directory: snap, metadata: SnapshotMetadata(index: 10, term: 1, voters: [1, 2, 3]), precompressed: true, durable: false)
+            directory: snap, metadata: SnapshotMetadata(index: 10, term: 1, configuration: Configuration(voterIDs: [1, 2, 3])), precompressed: true, durable: false)
         try writer.write([10])
         try writer.finish()
         #expect(FileManager.default.fileExists(atPath: older))

@@ -1,6 +1,7 @@
 import Foundation
 import RaftCore
 import RaftZlib
+import RaftMessages
 import Testing
 
 @testable import RaftStorage
@@ -25,7 +26,7 @@ import Testing
         defer { dir.cleanup() }
         let chunkSize = 1 << 20
         let chunks = 64
-        let meta = SnapshotMetadata(index: 1000, term: 7, voters: [1, 2, 3])
+        let meta = SnapshotMetadata(index: 1000, term: 7, configuration: Configuration(voterIDs: [1, 2, 3]))
         let writer = try SnapshotWriter(directory: dir.path, metadata: meta, unsafeTestDurable: false)
         for i in 0..<chunks { try writer.write(Self.chunk(i, size: chunkSize)) }
         let info = try writer.finish()
@@ -77,7 +78,7 @@ import Testing
     @Test func corruptCompressedByteIsAnError() throws {
         let dir = TempDirectory()
         defer { dir.cleanup() }
-        let meta = SnapshotMetadata(index: 5, term: 1, voters: [1])
+        let meta = SnapshotMetadata(index: 5, term: 1, configuration: Configuration(voterIDs: [1]))
         let writer = try SnapshotWriter(directory: dir.path, metadata: meta, unsafeTestDurable: false)
         for i in 0..<4 { try writer.write(Self.chunk(i, size: 256 * 1024)) }
         let info = try writer.finish()
@@ -121,5 +122,46 @@ extension SnapshotWriter {
     /// Raw-state writer without fsync (the tests check the format, not durability).
     convenience init(directory: String, metadata: SnapshotMetadata, unsafeTestDurable durable: Bool) throws {
         try self.init(directory: directory, metadata: metadata, compressionLevel: 1, precompressed: false, durable: durable)
+    }
+}
+
+/// Snapshot files carry the configuration as of their index (version 2 of the format), and
+/// files written before configurations were replicated (version 1: voter ids only) still read.
+@Suite struct SnapshotConfigurationTests {
+    @Test func theConfigurationRoundTripsThroughTheFile() throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let configuration = Configuration(
+            voters: [Member(id: 1, peerAddress: "a:1", clientAddress: "a:2", incarnation: 9), Member(id: 4, peerAddress: "d:1")],
+            learners: [Member(id: 5, peerAddress: "e:1")], outgoingVoters: [Member(id: 1, peerAddress: "a:1")], autoLeave: true,
+            removedIDs: [2, 3])
+        let meta = SnapshotMetadata(index: 42, term: 3, configuration: configuration)
+        let writer = try SnapshotWriter(directory: dir.path, metadata: meta, precompressed: true, durable: false)
+        try writer.write([1, 2, 3])
+        let info = try writer.finish()
+        #expect(try SnapshotReader(path: info.path).info.metadata == meta)
+    }
+
+    @Test func aVersionOneFileReadsAsItsVotersWithoutAddresses() throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let stream: [UInt8] = [7, 7, 7]
+        var header: [UInt8] = Array("RAFTSNAP".utf8)
+        header.appendLE(UInt16(1))  // version
+        header.appendLE(UInt16(0))  // flags
+        header.appendLE(UInt32(60 + 8 * 3))
+        header.appendLE(UInt64(10))  // index
+        header.appendLE(UInt64(2))  // term
+        header.appendLE(UInt64(0))  // raw size
+        header.appendLE(UInt64(stream.count))
+        header.appendLE(CRC32.checksum(stream))
+        header.appendLE(UInt32(3))
+        for voter: UInt64 in [1, 2, 3] { header.appendLE(voter) }
+        header.appendLE(CRC32.checksum(header))
+        let path = dir.path + "/" + SnapshotFormat.fileName(term: 2, index: 10)
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(header + stream)))
+        let reader = try SnapshotReader(path: path)
+        #expect(reader.info.metadata == SnapshotMetadata(index: 10, term: 2, configuration: Configuration(voterIDs: [1, 2, 3])))
+        #expect(try reader.nextStreamChunk() == stream)
     }
 }

@@ -58,7 +58,7 @@ func entries(_ range: ClosedRange<UInt64>, term: UInt64, size: Int = 8) -> [LogE
 /// Everything `Storage` reports, for comparing two storages.
 struct StorageView: Equatable, CustomStringConvertible {
     var hardState: HardState
-    var voters: [UInt64]
+    var configuration: Configuration
     var firstIndex: UInt64
     var lastIndex: UInt64
     var dummyTerm: UInt64
@@ -67,9 +67,9 @@ struct StorageView: Equatable, CustomStringConvertible {
     var snapshotData: [UInt8]
 
     init(_ storage: some Storage) throws {
-        let (hardState, voters) = try storage.initialState()
+        let (hardState, configuration) = try storage.initialState()
         self.hardState = hardState
-        self.voters = voters
+        self.configuration = configuration
         firstIndex = try storage.firstIndex()
         lastIndex = try storage.lastIndex()
         dummyTerm = try storage.term(firstIndex - 1)

@@ -85,6 +85,8 @@ func tag(_ body: RaftMessage) -> String {
     case .appendEntriesResponse(let m): "append \(m.prevLogIndex)"
     case .installSnapshot(let m): "snapshot \(m.offset)"
     case .installSnapshotResponse(let m): "snapshot \(m.nextOffset - 3)"
+    case .timeoutNow, .timeoutNowResponse: "timeout-now"
+    case .memberRefused: "refused"
     }
 }
 

@@ -28,14 +28,31 @@ enum ProtoJSON {
         }
     }
 
+    static func dict(_ m: Member) -> [String: Any] {
+        [
+            "id": u(m.id), "peer_address": m.peerAddress, "client_address": m.clientAddress, "learner": m.learner,
+            "incarnation": u(m.incarnation),
+        ]
+    }
+
+    static func dict(_ c: Configuration) -> [String: Any] {
+        [
+            "voters": c.voters.map(dict), "learners": c.learners.map(dict), "outgoing_voters": c.outgoingVoters.map(dict),
+            "auto_leave": c.autoLeave, "removed_ids": c.removedIDs.map(u),
+        ]
+    }
+
     static func dict(_ e: Envelope) -> [String: Any] {
-        var d: [String: Any] = ["cluster_id": e.clusterID, "from_id": u(e.fromID), "to_id": u(e.toID), "id": u(e.id)]
+        var d: [String: Any] = [
+            "cluster_id": e.clusterID, "from_id": u(e.fromID), "to_id": u(e.toID), "id": u(e.id),
+            "from_incarnation": u(e.fromIncarnation),
+        ]
         switch e.body {
         case nil: break
         case .requestVote(let m):
             d["request_vote"] = [
                 "term": u(m.term), "candidate_id": u(m.candidateID), "last_log_index": u(m.lastLogIndex),
-                "last_log_term": u(m.lastLogTerm), "pre_vote": m.preVote,
+                "last_log_term": u(m.lastLogTerm), "pre_vote": m.preVote, "leadership_transfer": m.leadershipTransfer,
             ]
         case .requestVoteResponse(let m):
             d["request_vote_response"] = ["term": u(m.term), "vote_granted": m.voteGranted, "pre_vote": m.preVote]
@@ -48,20 +65,32 @@ enum ProtoJSON {
                 },
             ]
         case .appendEntriesResponse(let m):
-            d["append_entries_response"] = [
+            var r: [String: Any] = [
                 "term": u(m.term), "success": m.success, "match_index": u(m.matchIndex),
                 "conflict_index": u(m.conflictIndex), "conflict_term": u(m.conflictTerm),
                 "prev_log_index": u(m.prevLogIndex), "read_round": u(m.readRound),
             ]
+            if let member = m.member { r["member"] = dict(member) }
+            d["append_entries_response"] = r
         case .installSnapshot(let m):
-            d["install_snapshot"] = [
+            var r: [String: Any] = [
                 "term": u(m.term), "leader_id": u(m.leaderID), "last_included_index": u(m.lastIncludedIndex),
                 "last_included_term": u(m.lastIncludedTerm), "offset": u(m.offset), "data": b(m.data), "done": m.done,
             ]
+            if m.configuration != Configuration() { r["configuration"] = dict(m.configuration) }
+            d["install_snapshot"] = r
         case .installSnapshotResponse(let m):
             d["install_snapshot_response"] = [
                 "term": u(m.term), "last_included_index": u(m.lastIncludedIndex), "next_offset": u(m.nextOffset),
                 "done": m.done,
+            ]
+        case .timeoutNow(let m):
+            d["timeout_now"] = ["term": u(m.term), "leader_id": u(m.leaderID)]
+        case .timeoutNowResponse(let m):
+            d["timeout_now_response"] = ["term": u(m.term)]
+        case .memberRefused(let m):
+            d["member_refused"] = [
+                "removed": m.removed, "expected_incarnation": u(m.expectedIncarnation), "reason": m.reason,
             ]
         }
         return d
@@ -77,6 +106,12 @@ enum ProtoJSON {
         case .compareAndSwap(let key, let expected, let value):
             d["cas"] = ["key": b(key), "expect_exists": expected != nil, "expected": b(expected ?? []), "value": b(value)]
         case .status: d["status"] = [String: Any]()
+        case .memberList: d["member_list"] = [String: Any]()
+        case .memberAdd(let member): d["member_add"] = ["member": dict(member)]
+        case .memberPromote(let id): d["member_promote"] = ["id": u(id)]
+        case .memberRemove(let id): d["member_remove"] = ["id": u(id)]
+        case .memberReplace(let oldID, let newID): d["member_replace"] = ["old_id": u(oldID), "new_id": u(newID)]
+        case .transferLeader(let id): d["transfer_leader"] = ["id": u(id)]
         }
         return d
     }
@@ -85,7 +120,9 @@ enum ProtoJSON {
         var d: [String: Any] = [
             "request_id": u(r.requestID), "status": status(r.status), "leader_id": u(r.leaderID),
             "leader_address": r.leaderAddress, "value": b(r.value), "error": r.error, "index": u(r.index),
+            "members": r.members.map(dict),
         ]
+        if let configuration = r.configuration { d["configuration"] = dict(configuration) }
         if let n = r.node {
             d["node"] = [
                 "id": u(n.id), "role": n.role, "term": u(n.term), "leader_id": u(n.leaderID),

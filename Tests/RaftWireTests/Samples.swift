@@ -14,9 +14,22 @@ enum Samples {
         }
     }
 
+    static let members: [Member] = [
+        Member(id: 1, peerAddress: "10.0.0.1:7001", clientAddress: "10.0.0.1:7101", incarnation: 0x1234_5678_9abc),
+        Member(id: max, peerAddress: "[::1]:1", clientAddress: "", learner: true, incarnation: max),
+        Member(id: 3, peerAddress: "ホスト:7003"),
+    ]
+
+    static let configurations: [Configuration] = [
+        Configuration(voters: [members[0], members[2]], learners: [members[1]], removedIDs: [2, 4, max]),
+        Configuration(
+            voters: [members[0]], outgoingVoters: [members[0], members[2]], autoLeave: true, removedIDs: []),
+    ]
+
     static let bodies: [RaftMessage] = [
         .requestVote(RequestVoteRequest(term: 7, candidateID: 2, lastLogIndex: 41, lastLogTerm: 6)),
         .requestVote(RequestVoteRequest(term: max, candidateID: max, lastLogIndex: max, lastLogTerm: max, preVote: true)),
+        .requestVote(RequestVoteRequest(term: 8, candidateID: 3, lastLogIndex: 9, lastLogTerm: 8, leadershipTransfer: true)),
         .requestVoteResponse(RequestVoteResponse(term: 7, voteGranted: true)),
         .requestVoteResponse(RequestVoteResponse(term: max, voteGranted: false, preVote: true)),
         .appendEntries(AppendEntriesRequest(term: 4, leaderID: 1, prevLogIndex: 0, prevLogTerm: 0, leaderCommit: 0)),
@@ -30,6 +43,7 @@ enum Samples {
                 entries: [LogEntry(index: max, term: max, type: .noop), LogEntry(index: 1, term: 1, data: [0])],
                 leaderCommit: max)),
         .appendEntriesResponse(AppendEntriesResponse(term: 5, success: true, matchIndex: 77)),
+        .appendEntriesResponse(AppendEntriesResponse(term: 5, success: true, matchIndex: 78, member: members[0])),
         .appendEntriesResponse(
             AppendEntriesResponse(
                 term: max, success: false, matchIndex: max, conflictIndex: max, conflictTerm: max, prevLogIndex: max)),
@@ -41,9 +55,21 @@ enum Samples {
             InstallSnapshotRequest(
                 term: max, leaderID: max, lastIncludedIndex: max, lastIncludedTerm: max, offset: max, data: [],
                 done: true)),
+        .installSnapshot(
+            InstallSnapshotRequest(
+                term: 3, leaderID: 2, lastIncludedIndex: 2000, lastIncludedTerm: 3, offset: 4096, data: [1, 2, 3],
+                done: true, configuration: configurations[0])),
+        .installSnapshot(
+            InstallSnapshotRequest(
+                term: 3, leaderID: 2, lastIncludedIndex: 2000, lastIncludedTerm: 3, configuration: configurations[1])),
         .installSnapshotResponse(InstallSnapshotResponse(term: 2, lastIncludedIndex: 1000, nextOffset: 4096)),
         .installSnapshotResponse(
             InstallSnapshotResponse(term: max, lastIncludedIndex: max, nextOffset: max, done: true)),
+        .timeoutNow(TimeoutNowRequest(term: 12, leaderID: 2)),
+        .timeoutNow(TimeoutNowRequest(term: max, leaderID: max)),
+        .timeoutNowResponse(TimeoutNowResponse(term: 13)),
+        .memberRefused(MemberRefused(removed: true, reason: "member 4 was removed from the cluster")),
+        .memberRefused(MemberRefused(removed: false, expectedIncarnation: max, reason: "données perdues")),
     ]
 
     static let envelopes: [Envelope] =
@@ -53,6 +79,7 @@ enum Samples {
             Envelope(clusterID: "", fromID: 0, toID: 0, id: 0, body: nil),
             Envelope(clusterID: "クラスタ-ü", fromID: max, toID: max, id: max, body: nil),
             Envelope(clusterID: "c", fromID: 3, toID: 1, id: 9, body: bodies[0]),
+            Envelope(clusterID: "c", fromID: 3, toID: 1, id: 10, fromIncarnation: max, body: bodies[1]),
         ]
 
     static let requests: [ClientRequest] = [
@@ -67,6 +94,13 @@ enum Samples {
         ClientRequest(requestID: 6, clientID: 1, sequence: 1, operation: .compareAndSwap(key: [1], expected: nil, value: [4])),
         ClientRequest(requestID: 7, clientID: 1, sequence: 1, operation: .compareAndSwap(key: [1], expected: [], value: [])),
         ClientRequest(requestID: max, operation: .status),
+        ClientRequest(requestID: 11, operation: .memberList),
+        ClientRequest(requestID: 12, operation: .memberAdd(members[1])),
+        ClientRequest(requestID: 13, operation: .memberAdd(Member(id: 5, peerAddress: "h:1"))),
+        ClientRequest(requestID: 14, operation: .memberPromote(id: 5)),
+        ClientRequest(requestID: 15, operation: .memberRemove(id: max)),
+        ClientRequest(requestID: 16, operation: .memberReplace(oldID: 3, newID: 6)),
+        ClientRequest(requestID: 17, operation: .transferLeader(id: 2)),
         ClientRequest(requestID: 8, operation: nil),
     ]
 
@@ -88,6 +122,10 @@ enum Samples {
                 node: NodeStatus(
                     id: max, role: "", term: max, leaderID: max, commitIndex: max, appliedIndex: max,
                     lastLogIndex: max, snapshotIndex: max)),
+            ClientResponse(
+                requestID: 24, status: .ok, leaderID: 1, index: 40, members: configurations[0].members,
+                configuration: configurations[0]),
+            ClientResponse(requestID: 25, status: .ok, members: members, configuration: configurations[1]),
         ]
 
     static let snapshotRecords: [KVSnapshotRecord] = [

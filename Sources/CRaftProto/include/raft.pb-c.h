@@ -22,6 +22,13 @@ typedef struct Raft__AppendEntriesRequest Raft__AppendEntriesRequest;
 typedef struct Raft__AppendEntriesResponse Raft__AppendEntriesResponse;
 typedef struct Raft__InstallSnapshotRequest Raft__InstallSnapshotRequest;
 typedef struct Raft__InstallSnapshotResponse Raft__InstallSnapshotResponse;
+typedef struct Raft__TimeoutNowRequest Raft__TimeoutNowRequest;
+typedef struct Raft__TimeoutNowResponse Raft__TimeoutNowResponse;
+typedef struct Raft__MemberRefused Raft__MemberRefused;
+typedef struct Raft__Member Raft__Member;
+typedef struct Raft__Configuration Raft__Configuration;
+typedef struct Raft__ConfigChangeStep Raft__ConfigChangeStep;
+typedef struct Raft__ConfigChange Raft__ConfigChange;
 typedef struct Raft__Envelope Raft__Envelope;
 
 
@@ -41,12 +48,43 @@ typedef enum _Raft__EntryType {
    */
   RAFT__ENTRY_TYPE__ENTRY_NOOP = 1,
   /*
-   * A cluster membership change (§6). Reserved: the data format is defined
-   * by the membership-change work.
+   * A cluster membership change (§6): `data` is a serialized ConfigChange.
+   * It takes effect on each member when that member applies it.
    */
   RAFT__ENTRY_TYPE__ENTRY_CONFIG = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RAFT__ENTRY_TYPE)
 } Raft__EntryType;
+/*
+ * The kind of one step of a ConfigChange.
+ */
+typedef enum _Raft__ConfigChangeType {
+  /*
+   * Not a valid step (the proto3 default).
+   */
+  RAFT__CONFIG_CHANGE_TYPE__CONFIG_CHANGE_UNSPECIFIED = 0,
+  /*
+   * Add a new member as a voter.
+   */
+  RAFT__CONFIG_CHANGE_TYPE__CONFIG_ADD_VOTER = 1,
+  /*
+   * Add a new member as a learner.
+   */
+  RAFT__CONFIG_CHANGE_TYPE__CONFIG_ADD_LEARNER = 2,
+  /*
+   * Make a learner a voter (only `member.id` is read).
+   */
+  RAFT__CONFIG_CHANGE_TYPE__CONFIG_PROMOTE = 3,
+  /*
+   * Remove a voter or learner (only `member.id` is read); the id is never
+   * used again.
+   */
+  RAFT__CONFIG_CHANGE_TYPE__CONFIG_REMOVE = 4,
+  /*
+   * Record a member's client address and incarnation; changes no role.
+   */
+  RAFT__CONFIG_CHANGE_TYPE__CONFIG_UPDATE = 5
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RAFT__CONFIG_CHANGE_TYPE)
+} Raft__ConfigChangeType;
 
 /* --- messages --- */
 
@@ -108,10 +146,17 @@ struct  Raft__RequestVoteRequest
    * cluster by inflating its term (thesis §9.6).
    */
   protobuf_c_boolean pre_vote;
+  /*
+   * True when the candidate campaigns because the leader handed leadership
+   * over to it (TimeoutNowRequest, thesis §3.10): voters that heard from that
+   * leader within the election timeout grant it anyway (the leader lease of
+   * thesis §4.2.3 protects against disruption, not against a hand-over).
+   */
+  protobuf_c_boolean leadership_transfer;
 };
 #define RAFT__REQUEST_VOTE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raft__request_vote_request__descriptor) \
-    , 0, 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0, 0 }
 
 
 /*
@@ -227,10 +272,17 @@ struct  Raft__AppendEntriesResponse
    * at or after that round, so the leader was still leader then (§6.4).
    */
   uint64_t read_round;
+  /*
+   * Set only when the configuration's record of the answering member is out
+   * of date: its own record (client address and incarnation as it runs
+   * now). The leader proposes the update, so every member's client address
+   * reaches the replicated configuration without extra flags.
+   */
+  Raft__Member *member;
 };
 #define RAFT__APPEND_ENTRIES_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raft__append_entries_response__descriptor) \
-    , 0, 0, 0, 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0, 0, 0, NULL }
 
 
 /*
@@ -269,10 +321,15 @@ struct  Raft__InstallSnapshotRequest
    * True if this is the last chunk.
    */
   protobuf_c_boolean done;
+  /*
+   * The configuration as of last_included_index (§7: the snapshot replaces
+   * the log, and with it every configuration entry it held).
+   */
+  Raft__Configuration *configuration;
 };
 #define RAFT__INSTALL_SNAPSHOT_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raft__install_snapshot_request__descriptor) \
-    , 0, 0, 0, 0, 0, {0,NULL}, 0 }
+    , 0, 0, 0, 0, 0, {0,NULL}, 0, NULL }
 
 
 /*
@@ -306,6 +363,179 @@ struct  Raft__InstallSnapshotResponse
     , 0, 0, 0, 0 }
 
 
+/*
+ * Sent by a leader that hands leadership over (Raft thesis §3.10) once the
+ * receiver's log matches its own: the receiver starts an election at once,
+ * without waiting for its election timeout and without a pre-vote.
+ */
+struct  Raft__TimeoutNowRequest
+{
+  ProtobufCMessage base;
+  /*
+   * Leader's term.
+   */
+  uint64_t term;
+  /*
+   * The leader handing over.
+   */
+  uint64_t leader_id;
+};
+#define RAFT__TIMEOUT_NOW_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raft__timeout_now_request__descriptor) \
+    , 0, 0 }
+
+
+/*
+ * Answer to a TimeoutNowRequest: the receiver's term once it has started
+ * its election (or its unchanged term if it could not, e.g. as a learner).
+ */
+struct  Raft__TimeoutNowResponse
+{
+  ProtobufCMessage base;
+  uint64_t term;
+};
+#define RAFT__TIMEOUT_NOW_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raft__timeout_now_response__descriptor) \
+    , 0 }
+
+
+/*
+ * Sent back, instead of handling it, for an envelope from a member that the
+ * receiver's configuration does not accept: an id that was removed from the
+ * cluster, or an incarnation other than the one recorded for that id (the
+ * member's data directory was lost and it restarted empty, so it no longer
+ * remembers its votes). The receiver then closes the connection. The refused
+ * member must stop: it can never rejoin under that id (replace it with a new
+ * id instead).
+ */
+struct  Raft__MemberRefused
+{
+  ProtobufCMessage base;
+  /*
+   * True if the id was removed; false for an incarnation mismatch.
+   */
+  protobuf_c_boolean removed;
+  /*
+   * The incarnation the configuration records for the sender's id.
+   */
+  uint64_t expected_incarnation;
+  /*
+   * One line for the operator.
+   */
+  char *reason;
+};
+#define RAFT__MEMBER_REFUSED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raft__member_refused__descriptor) \
+    , 0, 0, (char *)protobuf_c_empty_string }
+
+
+/*
+ * A member of the cluster as the replicated configuration records it (§6).
+ */
+struct  Raft__Member
+{
+  ProtobufCMessage base;
+  /*
+   * Never 0, never reused once removed.
+   */
+  uint64_t id;
+  /*
+   * host:port the other members dial for this member's peer port.
+   */
+  char *peer_address;
+  /*
+   * host:port of this member's client port; "" until it is known (members
+   * publish it themselves, see AppendEntriesResponse.member).
+   */
+  char *client_address;
+  /*
+   * A learner receives the log and snapshots but does not count toward
+   * elections or commitment, and never campaigns.
+   */
+  protobuf_c_boolean learner;
+  /*
+   * A random number created with the member's data directory; 0 until the
+   * member reported it. A member that lost its data directory comes back
+   * with another incarnation and is refused (MemberRefused).
+   */
+  uint64_t incarnation;
+};
+#define RAFT__MEMBER__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raft__member__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+/*
+ * The membership in force once a prefix of the log has been applied (§6).
+ */
+struct  Raft__Configuration
+{
+  ProtobufCMessage base;
+  /*
+   * The voters (in a joint configuration, the incoming ones).
+   */
+  size_t n_voters;
+  Raft__Member **voters;
+  /*
+   * Learners.
+   */
+  size_t n_learners;
+  Raft__Member **learners;
+  /*
+   * Non-empty only in a joint configuration (§6 "C_old,new"): the previous
+   * voters. Elections and commitment then need a majority of `voters` and,
+   * separately, a majority of `outgoing_voters`.
+   */
+  size_t n_outgoing_voters;
+  Raft__Member **outgoing_voters;
+  /*
+   * The joint configuration is left automatically: the leader proposes an
+   * empty ConfigChange once it has applied the joint one.
+   */
+  protobuf_c_boolean auto_leave;
+  /*
+   * Ids that were removed from the cluster; they are never reused, and
+   * messages from them are refused.
+   */
+  size_t n_removed_ids;
+  uint64_t *removed_ids;
+};
+#define RAFT__CONFIGURATION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raft__configuration__descriptor) \
+    , 0,NULL, 0,NULL, 0,NULL, 0, 0,NULL }
+
+
+/*
+ * One step of a configuration change.
+ */
+struct  Raft__ConfigChangeStep
+{
+  ProtobufCMessage base;
+  Raft__ConfigChangeType type;
+  Raft__Member *member;
+};
+#define RAFT__CONFIG_CHANGE_STEP__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raft__config_change_step__descriptor) \
+    , RAFT__CONFIG_CHANGE_TYPE__CONFIG_CHANGE_UNSPECIFIED, NULL }
+
+
+/*
+ * The data of an ENTRY_CONFIG log entry. Steps that change at most one
+ * voter take effect together; steps that change more voters enter a joint
+ * configuration (§6), left automatically. No steps: leave the joint
+ * configuration.
+ */
+struct  Raft__ConfigChange
+{
+  ProtobufCMessage base;
+  size_t n_steps;
+  Raft__ConfigChangeStep **steps;
+};
+#define RAFT__CONFIG_CHANGE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raft__config_change__descriptor) \
+    , 0,NULL }
+
+
 typedef enum {
   RAFT__ENVELOPE__BODY__NOT_SET = 0,
   RAFT__ENVELOPE__BODY_REQUEST_VOTE = 10,
@@ -313,7 +543,10 @@ typedef enum {
   RAFT__ENVELOPE__BODY_APPEND_ENTRIES = 12,
   RAFT__ENVELOPE__BODY_APPEND_ENTRIES_RESPONSE = 13,
   RAFT__ENVELOPE__BODY_INSTALL_SNAPSHOT = 14,
-  RAFT__ENVELOPE__BODY_INSTALL_SNAPSHOT_RESPONSE = 15
+  RAFT__ENVELOPE__BODY_INSTALL_SNAPSHOT_RESPONSE = 15,
+  RAFT__ENVELOPE__BODY_TIMEOUT_NOW = 16,
+  RAFT__ENVELOPE__BODY_TIMEOUT_NOW_RESPONSE = 17,
+  RAFT__ENVELOPE__BODY_MEMBER_REFUSED = 18
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RAFT__ENVELOPE__BODY__CASE)
 } Raft__Envelope__BodyCase;
 
@@ -342,6 +575,12 @@ struct  Raft__Envelope
    * carries the same id.
    */
   uint64_t id;
+  /*
+   * The sender's incarnation (Member.incarnation): receivers refuse an
+   * envelope whose incarnation differs from the one their configuration
+   * records for `from_id`. 0 only from senders that predate incarnations.
+   */
+  uint64_t from_incarnation;
   Raft__Envelope__BodyCase body_case;
   union {
     Raft__RequestVoteRequest *request_vote;
@@ -350,11 +589,14 @@ struct  Raft__Envelope
     Raft__AppendEntriesResponse *append_entries_response;
     Raft__InstallSnapshotRequest *install_snapshot;
     Raft__InstallSnapshotResponse *install_snapshot_response;
+    Raft__TimeoutNowRequest *timeout_now;
+    Raft__TimeoutNowResponse *timeout_now_response;
+    Raft__MemberRefused *member_refused;
   };
 };
 #define RAFT__ENVELOPE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raft__envelope__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, RAFT__ENVELOPE__BODY__NOT_SET, {0} }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, RAFT__ENVELOPE__BODY__NOT_SET, {0} }
 
 
 /* Raft__LogEntry methods */
@@ -490,6 +732,139 @@ Raft__InstallSnapshotResponse *
 void   raft__install_snapshot_response__free_unpacked
                      (Raft__InstallSnapshotResponse *message,
                       ProtobufCAllocator *allocator);
+/* Raft__TimeoutNowRequest methods */
+void   raft__timeout_now_request__init
+                     (Raft__TimeoutNowRequest         *message);
+size_t raft__timeout_now_request__get_packed_size
+                     (const Raft__TimeoutNowRequest   *message);
+size_t raft__timeout_now_request__pack
+                     (const Raft__TimeoutNowRequest   *message,
+                      uint8_t             *out);
+size_t raft__timeout_now_request__pack_to_buffer
+                     (const Raft__TimeoutNowRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Raft__TimeoutNowRequest *
+       raft__timeout_now_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raft__timeout_now_request__free_unpacked
+                     (Raft__TimeoutNowRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Raft__TimeoutNowResponse methods */
+void   raft__timeout_now_response__init
+                     (Raft__TimeoutNowResponse         *message);
+size_t raft__timeout_now_response__get_packed_size
+                     (const Raft__TimeoutNowResponse   *message);
+size_t raft__timeout_now_response__pack
+                     (const Raft__TimeoutNowResponse   *message,
+                      uint8_t             *out);
+size_t raft__timeout_now_response__pack_to_buffer
+                     (const Raft__TimeoutNowResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Raft__TimeoutNowResponse *
+       raft__timeout_now_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raft__timeout_now_response__free_unpacked
+                     (Raft__TimeoutNowResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Raft__MemberRefused methods */
+void   raft__member_refused__init
+                     (Raft__MemberRefused         *message);
+size_t raft__member_refused__get_packed_size
+                     (const Raft__MemberRefused   *message);
+size_t raft__member_refused__pack
+                     (const Raft__MemberRefused   *message,
+                      uint8_t             *out);
+size_t raft__member_refused__pack_to_buffer
+                     (const Raft__MemberRefused   *message,
+                      ProtobufCBuffer     *buffer);
+Raft__MemberRefused *
+       raft__member_refused__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raft__member_refused__free_unpacked
+                     (Raft__MemberRefused *message,
+                      ProtobufCAllocator *allocator);
+/* Raft__Member methods */
+void   raft__member__init
+                     (Raft__Member         *message);
+size_t raft__member__get_packed_size
+                     (const Raft__Member   *message);
+size_t raft__member__pack
+                     (const Raft__Member   *message,
+                      uint8_t             *out);
+size_t raft__member__pack_to_buffer
+                     (const Raft__Member   *message,
+                      ProtobufCBuffer     *buffer);
+Raft__Member *
+       raft__member__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raft__member__free_unpacked
+                     (Raft__Member *message,
+                      ProtobufCAllocator *allocator);
+/* Raft__Configuration methods */
+void   raft__configuration__init
+                     (Raft__Configuration         *message);
+size_t raft__configuration__get_packed_size
+                     (const Raft__Configuration   *message);
+size_t raft__configuration__pack
+                     (const Raft__Configuration   *message,
+                      uint8_t             *out);
+size_t raft__configuration__pack_to_buffer
+                     (const Raft__Configuration   *message,
+                      ProtobufCBuffer     *buffer);
+Raft__Configuration *
+       raft__configuration__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raft__configuration__free_unpacked
+                     (Raft__Configuration *message,
+                      ProtobufCAllocator *allocator);
+/* Raft__ConfigChangeStep methods */
+void   raft__config_change_step__init
+                     (Raft__ConfigChangeStep         *message);
+size_t raft__config_change_step__get_packed_size
+                     (const Raft__ConfigChangeStep   *message);
+size_t raft__config_change_step__pack
+                     (const Raft__ConfigChangeStep   *message,
+                      uint8_t             *out);
+size_t raft__config_change_step__pack_to_buffer
+                     (const Raft__ConfigChangeStep   *message,
+                      ProtobufCBuffer     *buffer);
+Raft__ConfigChangeStep *
+       raft__config_change_step__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raft__config_change_step__free_unpacked
+                     (Raft__ConfigChangeStep *message,
+                      ProtobufCAllocator *allocator);
+/* Raft__ConfigChange methods */
+void   raft__config_change__init
+                     (Raft__ConfigChange         *message);
+size_t raft__config_change__get_packed_size
+                     (const Raft__ConfigChange   *message);
+size_t raft__config_change__pack
+                     (const Raft__ConfigChange   *message,
+                      uint8_t             *out);
+size_t raft__config_change__pack_to_buffer
+                     (const Raft__ConfigChange   *message,
+                      ProtobufCBuffer     *buffer);
+Raft__ConfigChange *
+       raft__config_change__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raft__config_change__free_unpacked
+                     (Raft__ConfigChange *message,
+                      ProtobufCAllocator *allocator);
 /* Raft__Envelope methods */
 void   raft__envelope__init
                      (Raft__Envelope         *message);
@@ -532,6 +907,27 @@ typedef void (*Raft__InstallSnapshotRequest_Closure)
 typedef void (*Raft__InstallSnapshotResponse_Closure)
                  (const Raft__InstallSnapshotResponse *message,
                   void *closure_data);
+typedef void (*Raft__TimeoutNowRequest_Closure)
+                 (const Raft__TimeoutNowRequest *message,
+                  void *closure_data);
+typedef void (*Raft__TimeoutNowResponse_Closure)
+                 (const Raft__TimeoutNowResponse *message,
+                  void *closure_data);
+typedef void (*Raft__MemberRefused_Closure)
+                 (const Raft__MemberRefused *message,
+                  void *closure_data);
+typedef void (*Raft__Member_Closure)
+                 (const Raft__Member *message,
+                  void *closure_data);
+typedef void (*Raft__Configuration_Closure)
+                 (const Raft__Configuration *message,
+                  void *closure_data);
+typedef void (*Raft__ConfigChangeStep_Closure)
+                 (const Raft__ConfigChangeStep *message,
+                  void *closure_data);
+typedef void (*Raft__ConfigChange_Closure)
+                 (const Raft__ConfigChange *message,
+                  void *closure_data);
 typedef void (*Raft__Envelope_Closure)
                  (const Raft__Envelope *message,
                   void *closure_data);
@@ -542,6 +938,7 @@ typedef void (*Raft__Envelope_Closure)
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    raft__entry_type__descriptor;
+extern const ProtobufCEnumDescriptor    raft__config_change_type__descriptor;
 extern const ProtobufCMessageDescriptor raft__log_entry__descriptor;
 extern const ProtobufCMessageDescriptor raft__request_vote_request__descriptor;
 extern const ProtobufCMessageDescriptor raft__request_vote_response__descriptor;
@@ -549,6 +946,13 @@ extern const ProtobufCMessageDescriptor raft__append_entries_request__descriptor
 extern const ProtobufCMessageDescriptor raft__append_entries_response__descriptor;
 extern const ProtobufCMessageDescriptor raft__install_snapshot_request__descriptor;
 extern const ProtobufCMessageDescriptor raft__install_snapshot_response__descriptor;
+extern const ProtobufCMessageDescriptor raft__timeout_now_request__descriptor;
+extern const ProtobufCMessageDescriptor raft__timeout_now_response__descriptor;
+extern const ProtobufCMessageDescriptor raft__member_refused__descriptor;
+extern const ProtobufCMessageDescriptor raft__member__descriptor;
+extern const ProtobufCMessageDescriptor raft__configuration__descriptor;
+extern const ProtobufCMessageDescriptor raft__config_change_step__descriptor;
+extern const ProtobufCMessageDescriptor raft__config_change__descriptor;
 extern const ProtobufCMessageDescriptor raft__envelope__descriptor;
 
 PROTOBUF_C__END_DECLS
