@@ -46,6 +46,14 @@ public final class KVClient: Sendable {
         try await call(ClientRequest(requestID: 0, operation: .get(key: key)))
     }
 
+    /// A membership operation (`memberList`, `memberAdd`, ... `transferLeader`), answered by the
+    /// leader: redirects are followed and a timed-out attempt is retried, which is safe because
+    /// the server answers OK for a change that is already in effect. A refused change comes
+    /// back with status ERROR and the leader's reason.
+    public func membership(_ operation: KVOperation) async throws -> ClientResponse {
+        try await call(ClientRequest(requestID: 0, operation: operation))
+    }
+
     /// Sends one request to one endpoint and returns its answer as is: no redirect, no retry
     /// (diagnostics and tests). Writes should carry this client's `clientID` and a fresh
     /// `nextSequence()`.

@@ -11,20 +11,24 @@ public final class MemoryStorage: Storage {
     private var ents: [LogEntry] = [LogEntry(index: 0, term: 0)]
     /// The configuration reported while there is no snapshot.
     private let initialConfiguration: Configuration
+    /// A random number of this storage (kept by `copy()`): the member's incarnation.
+    public let incarnation: UInt64
 
     /// `voters`: the configuration to report while no snapshot exists (tests; the real node
     /// keeps its first configuration in the log instead).
     public init(voters: [UInt64] = []) {
         self.initialConfiguration = Configuration(voterIDs: voters)
+        self.incarnation = UInt64.random(in: 1...UInt64.max)
     }
 
-    private init(initialConfiguration: Configuration) {
+    private init(initialConfiguration: Configuration, incarnation: UInt64) {
         self.initialConfiguration = initialConfiguration
+        self.incarnation = incarnation
     }
 
     /// An independent copy (the tester's `Persister.Copy`).
     public func copy() -> MemoryStorage {
-        let other = MemoryStorage(initialConfiguration: initialConfiguration)
+        let other = MemoryStorage(initialConfiguration: initialConfiguration, incarnation: incarnation)
         other.hardState = hardState
         other.currentSnapshot = currentSnapshot
         other.ents = ents

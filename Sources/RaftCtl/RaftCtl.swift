@@ -13,7 +13,7 @@ struct RaftCtl: AsyncParsableCommand {
         commandName: "raftctl",
         abstract: "Command-line client of a swift-raft key-value cluster.",
         discussion: "Follows NOT_LEADER redirects. Exits non-zero with a one-line error on failure.",
-        subcommands: [Put.self, Get.self, Delete.self, CompareAndSwap.self, Status.self])
+        subcommands: [Put.self, Get.self, Delete.self, CompareAndSwap.self, Status.self, MemberCommand.self, MoveLeader.self])
 
     /// Options every subcommand takes.
     struct Common: ParsableArguments {
@@ -196,8 +196,9 @@ struct RaftCtl: AsyncParsableCommand {
     }
 }
 
-/// `raftctl --endpoints E status` is the documented form (DESIGN §3), but options live on the
-/// subcommands: move `--endpoints` and `--timeout` given before the subcommand to just after it.
+/// `raftctl --endpoints E status` is the documented form (README), but options live on the
+/// subcommands: move `--endpoints` and `--timeout` given before the subcommand to just after it
+/// (after `member add`, `member list`, ... for the member commands).
 func globalOptionsAfterSubcommand(_ arguments: [String]) -> [String] {
     var leading: [String] = []
     var rest = arguments[...]
@@ -213,7 +214,13 @@ func globalOptionsAfterSubcommand(_ arguments: [String]) -> [String] {
         }
     }
     guard let subcommand = rest.first else { return arguments }
-    return [subcommand] + leading + rest.dropFirst()
+    var command = [subcommand]
+    rest = rest.dropFirst()
+    if subcommand == "member", let leaf = rest.first, !leaf.hasPrefix("-") {
+        command.append(leaf)
+        rest = rest.dropFirst()
+    }
+    return command + leading + rest
 }
 
 struct CtlError: Error, CustomStringConvertible {

@@ -1,13 +1,16 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import Prometheus
 import RaftCore
+import RaftMessages
 import RaftNode
 import RaftTransport
 
-/// Every metric family of DESIGN §4 in one Prometheus registry. It is the node's and the
-/// transport's observer: updates are lock-free or take the registry's short per-metric locks,
-/// never the node loop's time, and rendering the page reads the registry without touching the
-/// node.
+/// Every metric family of the metrics page (README, "Metrics") in one Prometheus registry. It is
+/// the node's and the transport's observer: updates are lock-free or take short locks (the
+/// registry's per-metric ones, and this class's table of per-peer families, which grows and
+/// shrinks with the membership), never the node loop's time, and rendering the page reads the
+/// registry without touching the node.
 public final class RaftMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
     public static let version = "0.1.0"
@@ -25,10 +28,7 @@ public final class RaftMetrics: Sendable {
     private let snapshotIndex: Gauge
     private let commitLag: Gauge
     private let applyLag: Gauge
-    private let followerLag: [UInt64: Gauge]
-    private let rpcSent: [RPCKind: [UInt64: Counter]]
     private let rpcReceived: [RPCKind: Counter]
-    private let rpcFailures: [RPCKind: [UInt64: Counter]]
     private let rpcDuration: [RPCKind: DurationHistogram]
     private let commitDuration: DurationHistogram
     private let proposalsCommitted: Counter
@@ -38,11 +38,42 @@ public final class RaftMetrics: Sendable {
     private let snapshotCompressedBytes: Gauge
     private let snapshotRawBytes: Gauge
     private let walFsyncDuration: DurationHistogram
-    private let peerBytesSent: [UInt64: Counter]
-    private let peerBytesReceived: [UInt64: Counter]
     private let malformedPeerFrames: Counter
     private let malformedClientFrames: Counter
+    private let refusedMembers: [Bool: Counter]
+    private let configVoters: Gauge
+    private let configLearners: Gauge
+    private let configJoint: Gauge
+    private let isLearner: Gauge
+    private let configChangesApplied: Counter
+    /// Per-peer families of the members seen so far (the membership changes at run time); any
+    /// other id (a member not applied here yet, a stray sender) is counted as peer "other", so
+    /// that ids from the wire cannot grow the page without bound.
+    private let peers = NIOLockedValueBox<PeerTable>(PeerTable())
+    private let otherPeer: PeerFamilies
+
+    private struct PeerTable {
+        var families: [UInt64: PeerFamilies] = [:]
+        /// Ids that get families of their own: every member of every configuration applied.
+        var members: Set<UInt64> = []
+    }
+    /// Lag gauges of the current members (removed members' gauges are dropped from the page).
+    private let lagGauges = NIOLockedValueBox<[UInt64: LagGauge]>([:])
+
+    private struct LagGauge {
+        let gauge: Gauge
+        let isLearnerLag: Bool
+    }
+    private let selfID: UInt64
     let process: ProcessMetrics
+
+    /// The counters of one peer.
+    private struct PeerFamilies {
+        let rpcSent: [RPCKind: Counter]
+        let rpcFailures: [RPCKind: Counter]
+        let bytesSent: Counter
+        let bytesReceived: Counter
+    }
 
     /// Latency buckets from 0.5 ms to 10 s: loopback RPCs to slow disks under load.
     static let durationBuckets: [Duration] = [
@@ -51,10 +82,12 @@ public final class RaftMetrics: Sendable {
         .seconds(1), .seconds(2.5), .seconds(10),
     ]
 
+    /// `peers`: the members known at start (their families appear at once; others as they show up).
     public init(id: UInt64, clusterID: String, peers: [UInt64]) {
         func name(_ metric: String, _ unit: String = "", _ help: String) -> MetricNameDescriptor {
-            MetricNameDescriptor(namespace: "raft", metricName: metric, unitName: unit, helpText: help)
+            Self.name(metric, unit, help)
         }
+        selfID = id
         let r = registry
         term = r.makeGauge(descriptor: name("term", "", "Current term (Figure 2 currentTerm)."))
         states = Dictionary(
@@ -77,34 +110,11 @@ public final class RaftMetrics: Sendable {
         commitLag = r.makeGauge(
             descriptor: name("commit_lag_entries", "", "Leader's commit index as last heard minus this node's (0 on the leader)."))
         applyLag = r.makeGauge(descriptor: name("apply_lag_entries", "", "Commit index minus applied index."))
-        let others = peers.filter { $0 != id }
-        func perPeer<T>(_ make: (UInt64) -> T) -> [UInt64: T] {
-            Dictionary(uniqueKeysWithValues: others.map { ($0, make($0)) })
-        }
         func perRPC<T>(_ make: (RPCKind) -> T) -> [RPCKind: T] {
             Dictionary(uniqueKeysWithValues: RPCKind.allCases.map { ($0, make($0)) })
         }
-        followerLag = perPeer { peer in
-            r.makeGauge(
-                descriptor: name("follower_lag_entries", "", "On the leader: last log index minus the peer's match index."),
-                labels: [("peer", "\(peer)")])
-        }
-        rpcSent = perRPC { rpc in
-            perPeer { peer in
-                r.makeCounter(
-                    descriptor: name("rpc_sent", "total", "RPC requests sent."),
-                    labels: [("rpc", rpc.rawValue), ("peer", "\(peer)")])
-            }
-        }
         rpcReceived = perRPC { rpc in
             r.makeCounter(descriptor: name("rpc_received", "total", "RPC requests received."), labels: [("rpc", rpc.rawValue)])
-        }
-        rpcFailures = perRPC { rpc in
-            perPeer { peer in
-                r.makeCounter(
-                    descriptor: name("rpc_failures", "total", "RPCs that got no answer: timeouts, lost connections, not sent."),
-                    labels: [("rpc", rpc.rawValue), ("peer", "\(peer)")])
-            }
         }
         rpcDuration = perRPC { rpc in
             r.makeDurationHistogram(
@@ -126,13 +136,6 @@ public final class RaftMetrics: Sendable {
         walFsyncDuration = r.makeDurationHistogram(
             descriptor: name("wal_fsync_duration", "seconds", "Durable-write latency of the write-ahead log."),
             buckets: Self.durationBuckets)
-        peerBytesSent = perPeer { peer in
-            r.makeCounter(descriptor: name("peer_bytes_sent", "total", "Bytes sent to the peer."), labels: [("peer", "\(peer)")])
-        }
-        peerBytesReceived = perPeer { peer in
-            r.makeCounter(
-                descriptor: name("peer_bytes_received", "total", "Bytes received from the peer."), labels: [("peer", "\(peer)")])
-        }
         malformedPeerFrames = r.makeCounter(
             descriptor: name("malformed_frames", "total", "Bad input rejected (connection closed)."), labels: [("port", "peer")])
         malformedClientFrames = r.makeCounter(
@@ -141,8 +144,98 @@ public final class RaftMetrics: Sendable {
             descriptor: name("node_info", "", "Always 1; labels identify the node."),
             labels: [("id", "\(id)"), ("cluster", clusterID), ("version", Self.version)]
         ).set(to: 1)
+        refusedMembers = Dictionary(
+            uniqueKeysWithValues: [true, false].map { removed in
+                (removed, r.makeCounter(
+                    descriptor: name(
+                        "peer_refused", "total",
+                        "Envelopes refused from members the configuration does not accept (removed, or another incarnation)."),
+                    labels: [("reason", removed ? "removed" : "other_incarnation")]))
+            })
+        configVoters = r.makeGauge(
+            descriptor: name("config_voters", "", "Voters of the configuration this member has applied (the incoming ones while joint)."))
+        configLearners = r.makeGauge(descriptor: name("config_learners", "", "Learners of the applied configuration."))
+        configJoint = r.makeGauge(descriptor: name("config_joint", "", "1 while the applied configuration is joint (§6), else 0."))
+        isLearner = r.makeGauge(descriptor: name("is_learner", "", "1 if this member is a learner, else 0."))
+        configChangesApplied = r.makeCounter(
+            descriptor: name("config_changes_applied", "total", "Configuration changes this member has applied."))
         process = ProcessMetrics(registry: r)
         states["follower"]?.set(to: 1)
+        otherPeer = Self.makeFamilies(registry: r, label: "other")
+        allow(peers.filter { $0 != id })
+    }
+
+    /// Gives `ids` families of their own.
+    private func allow(_ ids: [UInt64]) {
+        let r = registry
+        let missing = peers.withLockedValue { table in
+            table.members.formUnion(ids)
+            return ids.filter { table.families[$0] == nil }
+        }
+        let made = missing.map { ($0, Self.makeFamilies(registry: r, label: "\($0)")) }
+        peers.withLockedValue { table in
+            for (id, families) in made where table.families[id] == nil { table.families[id] = families }
+        }
+    }
+
+    static func name(_ metric: String, _ unit: String = "", _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "raft", metricName: metric, unitName: unit, helpText: help)
+    }
+
+    /// The counters of `peer` (those of peer "other" if it is not a member seen so far).
+    private func families(of peer: UInt64) -> PeerFamilies {
+        peers.withLockedValue { $0.families[peer] } ?? otherPeer
+    }
+
+    private static func makeFamilies(registry r: PrometheusCollectorRegistry, label: String) -> PeerFamilies {
+        func perRPC(_ make: (RPCKind) -> Counter) -> [RPCKind: Counter] {
+            Dictionary(uniqueKeysWithValues: RPCKind.allCases.map { ($0, make($0)) })
+        }
+        return PeerFamilies(
+            rpcSent: perRPC { rpc in
+                r.makeCounter(
+                    descriptor: name("rpc_sent", "total", "RPC requests sent."), labels: [("rpc", rpc.rawValue), ("peer", label)])
+            },
+            rpcFailures: perRPC { rpc in
+                r.makeCounter(
+                    descriptor: name("rpc_failures", "total", "RPCs that got no answer: timeouts, lost connections, not sent."),
+                    labels: [("rpc", rpc.rawValue), ("peer", label)])
+            },
+            bytesSent: r.makeCounter(
+                descriptor: name("peer_bytes_sent", "total", "Bytes sent to the peer."), labels: [("peer", label)]),
+            bytesReceived: r.makeCounter(
+                descriptor: name("peer_bytes_received", "total", "Bytes received from the peer."), labels: [("peer", label)]))
+    }
+
+    /// The leader's lag gauges: `raft_follower_lag_entries` for voters, `raft_learner_lag_entries`
+    /// for learners (how far a learner is from being promotable). Gauges of peers that left the
+    /// configuration, or changed role, are removed from the page.
+    private func updateLag(_ lag: [UInt64: UInt64], configuration: Configuration) {
+        let r = registry
+        lagGauges.withLockedValue { gauges in
+            for (peer, gauge) in gauges where lag[peer] == nil || configuration.isLearner(peer) != gauge.isLearnerLag {
+                r.unregisterGauge(gauge.gauge)
+                gauges[peer] = nil
+            }
+            for (peer, entries) in lag {
+                let learner = configuration.isLearner(peer)
+                let gauge =
+                    gauges[peer]
+                    ?? LagGauge(
+                        gauge: learner
+                            ? r.makeGauge(
+                                descriptor: Self.name(
+                                    "learner_lag_entries", "", "On the leader: last log index minus the learner's match index."),
+                                labels: [("peer", "\(peer)")])
+                            : r.makeGauge(
+                                descriptor: Self.name(
+                                    "follower_lag_entries", "", "On the leader: last log index minus the peer's match index."),
+                                labels: [("peer", "\(peer)")]),
+                        isLearnerLag: learner)
+                gauges[peer] = gauge
+                gauge.gauge.set(to: Double(entries))
+            }
+        }
     }
 
     /// The page: Prometheus text format 0.0.4.
@@ -189,7 +282,17 @@ extension RaftMetrics: RaftNodeObserver {
         snapshotIndex.set(to: Double(new.snapshotIndex))
         commitLag.set(to: Double(new.commitLag))
         applyLag.set(to: Double(new.commitIndex > new.appliedIndex ? new.commitIndex - new.appliedIndex : 0))
-        for (peer, gauge) in followerLag { gauge.set(to: Double(new.followerLag[peer] ?? 0)) }
+        // On the leader every other member has a lag; elsewhere none is shown.
+        updateLag(new.followerLag, configuration: new.configuration)
+    }
+
+    public func configurationChanged(to configuration: Configuration, byChange: Bool) {
+        configVoters.set(to: Double(configuration.voters.count))
+        configLearners.set(to: Double(configuration.learners.count))
+        configJoint.set(to: configuration.isJoint ? 1 : 0)
+        isLearner.set(to: configuration.isLearner(selfID) ? 1 : 0)
+        if byChange { configChangesApplied.increment() }
+        allow(configuration.memberIDs.filter { $0 != selfID })
     }
 
     public func proposalCommitted(after latency: Duration) {
@@ -220,17 +323,22 @@ extension RaftMetrics: RaftNodeObserver {
 
 extension RaftMetrics: TransportObserver {
     public func frameSent(to peer: UInt64, rpc: RPCKind, isRequest: Bool, bytes: Int) {
-        if isRequest { rpcSent[rpc]?[peer]?.increment() }
-        peerBytesSent[peer]?.increment(by: Int64(bytes))
+        let families = families(of: peer)
+        if isRequest { families.rpcSent[rpc]?.increment() }
+        families.bytesSent.increment(by: Int64(bytes))
     }
 
     public func frameReceived(from peer: UInt64, rpc: RPCKind, isRequest: Bool, bytes: Int) {
         if isRequest { rpcReceived[rpc]?.increment() }
-        peerBytesReceived[peer]?.increment(by: Int64(bytes))
+        families(of: peer).bytesReceived.increment(by: Int64(bytes))
     }
 
     public func rejected(_ rejection: InboundRejection, direction: ConnectionDirection) {
-        malformedPeerFrames.increment()
+        if case .refusedMember(_, let refusal) = rejection {
+            refusedMembers[refusal.removed]?.increment()
+        } else {
+            malformedPeerFrames.increment()
+        }
     }
 
     public func rpcCompleted(_ rpc: RPCKind, peer: UInt64, latency: TimeAmount) {
@@ -238,6 +346,6 @@ extension RaftMetrics: TransportObserver {
     }
 
     public func rpcFailed(_ rpc: RPCKind, peer: UInt64, reason: RPCFailure) {
-        rpcFailures[rpc]?[peer]?.increment()
+        families(of: peer).rpcFailures[rpc]?.increment()
     }
 }

@@ -15,6 +15,10 @@ public protocol DurableStorage: Storage {
     func createSnapshot(_ index: UInt64, data: [UInt8], configuration: Configuration) throws -> Snapshot
     /// Discards log entries through `index` (covered by the snapshot).
     func compact(_ index: UInt64) throws
+    /// A random number created with the storage (for a data directory, when it was first
+    /// created): the member's incarnation. A member whose storage was lost comes back with
+    /// another one, which the cluster refuses (it no longer remembers its votes).
+    var incarnation: UInt64 { get }
 }
 
 extension MemoryStorage: DurableStorage {

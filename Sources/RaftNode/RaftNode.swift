@@ -1,5 +1,6 @@
 import Atomics
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import RaftCore
@@ -17,8 +18,12 @@ public struct RaftNodeStatus: Sendable, Hashable {
     public var snapshotIndex: UInt64
     /// The leader's commit index as last heard minus ours (0 on the leader).
     public var commitLag: UInt64 = 0
-    /// On the leader: per follower, our last index minus its match index.
+    /// On the leader: per follower (learners included), our last index minus its match index.
     public var followerLag: [UInt64: UInt64] = [:]
+    /// The configuration this node has applied.
+    public var configuration = Configuration()
+    /// On the leader: the voter leadership is being handed to (0: none).
+    public var leadTransferee: UInt64 = 0
 }
 
 /// One Raft member: the core (`RawNode`) driven by ticks, peer messages and proposals, with
@@ -33,6 +38,7 @@ public final class RaftNode<Machine: StateMachine>: Sendable {
     public let id: UInt64
     public let eventLoop: any EventLoop
     private let driver: NIOLoopBound<Driver<Machine>>
+    private let appliedConfiguration: NIOLockedValueBox<Configuration>
     /// Peer messages handed to `receive` and not yet taken by the loop.
     private let queuedMessages = ManagedAtomic<Int>(0)
     /// Beyond this many queued peer messages, `receive` drops new ones (the loop is behind;
@@ -47,20 +53,34 @@ public final class RaftNode<Machine: StateMachine>: Sendable {
         observer: any RaftNodeObserver = NoopNodeObserver()
     ) async throws -> RaftNode {
         let box = UncheckedTransfer((storage, machine))
+        let appliedConfiguration = NIOLockedValueBox(Configuration())
         return try await eventLoop.submit {
             let (storage, machine) = box.value
             let driver = try Driver(
                 configuration: configuration, storage: storage, machine: machine, sender: sender,
-                eventLoop: eventLoop, ioPool: ioPool, logger: logger, observer: observer)
+                eventLoop: eventLoop, ioPool: ioPool, logger: logger, observer: observer,
+                appliedConfiguration: appliedConfiguration)
             driver.startTicking()
-            return RaftNode(id: configuration.id, eventLoop: eventLoop, driver: NIOLoopBound(driver, eventLoop: eventLoop))
+            return RaftNode(
+                id: configuration.id, eventLoop: eventLoop, driver: NIOLoopBound(driver, eventLoop: eventLoop),
+                appliedConfiguration: appliedConfiguration)
         }.get()
     }
 
-    private init(id: UInt64, eventLoop: any EventLoop, driver: NIOLoopBound<Driver<Machine>>) {
+    private init(
+        id: UInt64, eventLoop: any EventLoop, driver: NIOLoopBound<Driver<Machine>>,
+        appliedConfiguration: NIOLockedValueBox<Configuration>
+    ) {
         self.id = id
         self.eventLoop = eventLoop
         self.driver = driver
+        self.appliedConfiguration = appliedConfiguration
+    }
+
+    /// The configuration this member has applied, readable from any thread without waiting for
+    /// the node's loop (it may be a moment behind the loop's).
+    public var configuration: Configuration {
+        appliedConfiguration.withLockedValue { $0 }
     }
 
     /// Feeds a message received from a peer; returns false if it was dropped because
@@ -107,9 +127,53 @@ public final class RaftNode<Machine: StateMachine>: Sendable {
         return promise.futureResult
     }
 
-    /// Starts an election now instead of waiting for the timeout (tests, leadership transfer).
+    /// Starts an election now instead of waiting for the timeout (tests).
     public func campaign() {
         eventLoop.execute { self.driver.value.campaign() }
+    }
+
+    /// Proposes a configuration change (§6) on the leader. Succeeds with the new configuration
+    /// once the change is committed and applied here; fails with `.notLeader` elsewhere, with
+    /// `.configChangeRefused` when the leader refuses it (nothing appended: another change
+    /// pending, no entry of its term committed yet, invalid, too few reachable voters
+    /// afterwards, a learner not caught up), and with `.leadershipChanged` if another leader's
+    /// entry took its place.
+    public func proposeConfigChange(_ change: ConfigChange) -> EventLoopFuture<Configuration> {
+        let promise = eventLoop.makePromise(of: Configuration.self)
+        eventLoop.execute { self.driver.value.proposeConfigChange(change, promise: promise) }
+        return promise.futureResult
+    }
+
+    /// Hands leadership to voter `target` (Raft thesis §3.10). Succeeds once this node sees
+    /// `target` lead; fails with `.notLeader` on a follower, `.transferFailed` for a learner, a
+    /// non-member, or a target that did not take over within `timeout` (default: twice the
+    /// election timeout). Proposals made meanwhile fail with `.transferInProgress`.
+    public func transferLeadership(to target: UInt64, timeout: TimeAmount? = nil) -> EventLoopFuture<Void> {
+        let promise = eventLoop.makePromise(of: Void.self)
+        eventLoop.execute { self.driver.value.transferLeadership(to: target, timeout: timeout, promise: promise) }
+        return promise.futureResult
+    }
+
+    /// The configuration as of a linearizable read (ReadIndex): on the leader, every change
+    /// committed before the call is in it. Fails with `.notLeader` elsewhere.
+    public func readConfiguration() -> EventLoopFuture<Configuration> {
+        let promise = eventLoop.makePromise(of: Configuration.self)
+        eventLoop.execute {
+            self.driver.value.read { result in
+                switch result {
+                case .success: promise.succeed(self.driver.value.rawNode.configuration)
+                case .failure(let error): promise.fail(error)
+                }
+            }
+        }
+        return promise.futureResult
+    }
+
+    /// Stops the node because the cluster refused this member (`MemberRefused` from a peer: it
+    /// was removed, or its data directory is not the one the cluster knows). `failed` then
+    /// fails with `.refused(reason)`.
+    public func refuse(_ reason: String) {
+        eventLoop.execute { self.driver.value.stopByItself(.refused(reason)) }
     }
 
     /// Runs `body` on the node's loop with the state machine as this member has applied it so
@@ -123,7 +187,9 @@ public final class RaftNode<Machine: StateMachine>: Sendable {
         eventLoop.submit { self.driver.value.status }
     }
 
-    /// Completes when the node stops by itself (a storage failure); the error says why.
+    /// Completes when the node stops by itself — a storage failure, its removal from the
+    /// cluster (`.removed`), a refusal by the cluster (`.refused`) — failing with the reason, or
+    /// succeeds once `stop()` was called.
     public var failed: EventLoopFuture<Void> {
         eventLoop.flatSubmit { self.driver.value.failedPromise.futureResult }
     }
@@ -165,6 +231,19 @@ final class Driver<Machine: StateMachine> {
         let callback: ReadCallback
     }
 
+    /// A configuration change appended at some index, waiting to be applied.
+    private struct ConfigWaiter {
+        let term: UInt64
+        let promise: EventLoopPromise<Configuration>
+    }
+
+    /// A leadership transfer waiting for its target to lead.
+    private struct TransferWaiter {
+        let target: UInt64
+        let promise: EventLoopPromise<Void>
+        let timeout: Scheduled<Void>
+    }
+
     let rawNode: RawNode
     private let storage: StorageHandle
     let machine: Machine
@@ -189,6 +268,14 @@ final class Driver<Machine: StateMachine> {
     /// Confirmed reads waiting for the state machine to apply through their index.
     private var confirmedReads: [(index: UInt64, callback: ReadCallback)] = []
     private var nextReadID: UInt64 = 1
+    /// Work on the core that must wait until no write is in flight (configuration changes,
+    /// transfers), run at the next `drive()`.
+    private var controls: [() -> Void] = []
+    private var configWaiters: [UInt64: ConfigWaiter] = [:]
+    private var transferWaiters: [TransferWaiter] = []
+    /// The configuration last reported to the observer.
+    private var reportedConfiguration: Configuration
+    private let electionTimeout: TimeAmount
     private var pendingTicks = 0
     private var driveScheduled = false
     private var stopped = false
@@ -198,10 +285,13 @@ final class Driver<Machine: StateMachine> {
     let failedPromise: EventLoopPromise<Void>
     private(set) var status: RaftNodeStatus
 
+    /// The applied configuration, shared with `RaftNode.configuration`.
+    private let appliedConfiguration: NIOLockedValueBox<Configuration>
+
     init(
         configuration: RaftNodeConfiguration, storage: any DurableStorage, machine: Machine,
         sender: any MessageSender, eventLoop: any EventLoop, ioPool: NIOThreadPool, logger: Logger,
-        observer: any RaftNodeObserver
+        observer: any RaftNodeObserver, appliedConfiguration: NIOLockedValueBox<Configuration>
     ) throws {
         // A restart resumes from the snapshot: restore it, then the core re-applies the
         // committed entries after it.
@@ -209,8 +299,20 @@ final class Driver<Machine: StateMachine> {
         if !snapshot.isEmpty {
             try machine.restore(index: snapshot.metadata.index, snapshot: snapshot.data)
         }
+        let (hardState, stored) = try storage.initialState()
+        let lastIndex = try storage.lastIndex()
+        let empty = snapshot.isEmpty && lastIndex == 0 && hardState.isEmpty
         self.rawNode = try RawNode(
-            config: try configuration.coreConfig(applied: snapshot.metadata.index), storage: storage)
+            config: try configuration.coreConfig(
+                applied: snapshot.metadata.index,
+                voters: stored.isEmpty && !empty && !Self.logStartsWithConfiguration(storage)
+                    ? configuration.legacyMembers ?? configuration.members : [],
+                incarnation: storage.incarnation),
+            storage: storage)
+        if empty && stored.isEmpty && !configuration.initialMembers.isEmpty {
+            // A brand-new cluster: its first configuration goes into the log.
+            try rawNode.bootstrap(configuration.initialMembers)
+        }
         self.storage = StorageHandle(storage: storage)
         self.machine = machine
         self.sender = sender
@@ -222,6 +324,11 @@ final class Driver<Machine: StateMachine> {
         self.keptAfterSnapshot = configuration.entriesKeptAfterSnapshot
         self.tickInterval = configuration.tickInterval
         self.snapshotIndex = snapshot.metadata.index
+        self.electionTimeout = configuration.electionTimeout
+        self.reportedConfiguration = rawNode.configuration
+        self.appliedConfiguration = appliedConfiguration
+        let initial = rawNode.configuration
+        appliedConfiguration.withLockedValue { $0 = initial }
         self.failedPromise = eventLoop.makePromise()
         self.status = RaftNodeStatus(
             id: configuration.id, role: .follower, term: 0, leaderID: 0, commitIndex: 0, appliedIndex: 0,
@@ -230,7 +337,18 @@ final class Driver<Machine: StateMachine> {
             observer.snapshotLoaded(
                 index: snapshot.metadata.index, compressedBytes: snapshot.data.count, rawBytes: machine.snapshotRawBytes)
         }
+        observer.configurationChanged(to: rawNode.configuration, byChange: false)
         refreshStatus()
+    }
+
+    /// Whether the log holds the cluster's first configuration (`RawNode.bootstrap`). Storage
+    /// written before configurations were replicated has neither that nor a snapshot
+    /// configuration; its membership is the configured one.
+    private static func logStartsWithConfiguration(_ storage: any DurableStorage) -> Bool {
+        guard (try? storage.firstIndex()) == 1, let entry = try? storage.entries(1, 2, maxSize: .max).first else {
+            return false
+        }
+        return entry.type == .config
     }
 
     func startTicking() {
@@ -283,6 +401,58 @@ final class Driver<Machine: StateMachine> {
         drive()
     }
 
+    func proposeConfigChange(_ change: ConfigChange, promise: EventLoopPromise<Configuration>) {
+        guard !stopped else { return promise.fail(RaftNodeError.stopped) }
+        controls.append { [self] in
+            do {
+                let index = try rawNode.proposeConfigChange(change)
+                configWaiters[index] = ConfigWaiter(term: rawNode.term, promise: promise)
+            } catch {
+                promise.fail(Self.nodeError(error, leader: rawNode.leaderID))
+            }
+        }
+        driveSoon()
+    }
+
+    func transferLeadership(to target: UInt64, timeout: TimeAmount?, promise: EventLoopPromise<Void>) {
+        guard !stopped else { return promise.fail(RaftNodeError.stopped) }
+        controls.append { [self] in
+            do {
+                try rawNode.transferLeadership(to: target)
+            } catch {
+                return promise.fail(Self.nodeError(error, leader: rawNode.leaderID))
+            }
+            if rawNode.leaderID == target { return promise.succeed(()) }
+            let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
+            let limit = timeout ?? electionTimeout * 2
+            let task = eventLoop.scheduleTask(in: limit) {
+                loopBound.value.transferTimedOut(target: target)
+            }
+            transferWaiters.append(TransferWaiter(target: target, promise: promise, timeout: task))
+        }
+        driveSoon()
+    }
+
+    private func transferTimedOut(target: UInt64) {
+        let (expired, kept) = (transferWaiters.filter { $0.target == target }, transferWaiters.filter { $0.target != target })
+        transferWaiters = kept
+        for waiter in expired {
+            waiter.promise.fail(RaftNodeError.transferFailed("member \(target) did not take over in time"))
+        }
+    }
+
+    /// The errors of the core, as the node reports them.
+    static func nodeError(_ error: any Error, leader: UInt64) -> RaftNodeError {
+        switch error {
+        case RaftError.notLeader(let known): .notLeader(leaderID: known)
+        case RaftError.proposalDropped: .transferInProgress
+        case RaftError.configChangeRefused(let refusal): .configChangeRefused(refusal.description, transient: refusal.isTransient)
+        case RaftError.transferRefused(let reason): .transferFailed(reason)
+        case let error as RaftNodeError: error
+        default: .invalidConfiguration("\(error)")
+        }
+    }
+
     /// Feeds everything queued into the core and starts persisting the resulting `Ready`.
     private func drive() {
         guard !persisting, !stopped else { return }
@@ -298,13 +468,16 @@ final class Driver<Machine: StateMachine> {
             rawNode.tick()
             pendingTicks -= 1
         }
+        let controls = self.controls
+        self.controls.removeAll()
+        for control in controls { control() }
         for (data, promise) in proposals {
             do {
                 let index = try rawNode.propose(data)
                 waiters[index] = Waiter(term: rawNode.term, promise: promise, proposed: .now)
             } catch {
                 observer.proposalFailed()
-                promise.fail(RaftNodeError.notLeader(leaderID: rawNode.leaderID))
+                promise.fail(Self.nodeError(error, leader: rawNode.leaderID))
             }
         }
         proposals.removeAll(keepingCapacity: true)
@@ -434,9 +607,45 @@ final class Driver<Machine: StateMachine> {
             }
         }
         rawNode.advance(ready)
+        // Configuration changes take effect in `advance`: answer their proposers now.
+        for entry in ready.committedEntries where entry.type == .config {
+            guard let waiter = configWaiters.removeValue(forKey: entry.index) else { continue }
+            if waiter.term == entry.term {
+                waiter.promise.succeed(rawNode.configuration)
+            } else {
+                waiter.promise.fail(RaftNodeError.leadershipChanged)
+            }
+        }
+        if let snapshot = ready.snapshot {
+            for (index, waiter) in configWaiters where index <= snapshot.metadata.index {
+                configWaiters[index] = nil
+                waiter.promise.fail(RaftNodeError.leadershipChanged)
+            }
+        }
+        if rawNode.configuration != reportedConfiguration {
+            reportedConfiguration = rawNode.configuration
+            appliedConfiguration.withLockedValue { $0 = rawNode.configuration }
+            observer.configurationChanged(to: reportedConfiguration, byChange: true)
+            logger.notice("configuration: \(Self.describe(reportedConfiguration))")
+        }
         serveConfirmedReads()
         refreshStatus()
+        if rawNode.removalIsKnownToLeader {
+            // Removed, and the cluster no longer needs this member's vote.
+            stopByItself(.removed(status.id))
+            return false
+        }
         return true
+    }
+
+    /// One line for the log: voters, learners, outgoing voters.
+    static func describe(_ c: Configuration) -> String {
+        func ids(_ list: [UInt64]) -> String { list.map(String.init).joined(separator: ",") }
+        var text = "voters \(ids(c.voterIDs))"
+        if !c.learners.isEmpty { text += ", learners \(ids(c.learnerIDs))" }
+        if c.isJoint { text += ", outgoing voters \(ids(c.outgoingVoterIDs)) (joint)" }
+        if !c.removedIDs.isEmpty { text += ", removed \(ids(c.removedIDs))" }
+        return text
     }
 
     /// After a `Ready`: maybe snapshot, then drive on.
@@ -519,17 +728,31 @@ final class Driver<Machine: StateMachine> {
             id: s.id, role: s.role, term: s.term, leaderID: s.leaderID, commitIndex: s.commitIndex,
             appliedIndex: s.appliedIndex, lastIndex: s.lastIndex, snapshotIndex: snapshotIndex,
             commitLag: s.commitLag,
-            followerLag: s.progress.mapValues { s.lastIndex > $0.match ? s.lastIndex - $0.match : 0 })
+            followerLag: s.progress.mapValues { s.lastIndex > $0.match ? s.lastIndex - $0.match : 0 },
+            configuration: s.configuration, leadTransferee: s.leadTransferee)
         if new != status {
             observer.statusChanged(from: status, to: new)
             status = new
+        }
+        if !transferWaiters.isEmpty && new.leaderID != 0 {
+            let (done, waiting) = (transferWaiters.filter { $0.target == new.leaderID }, transferWaiters.filter { $0.target != new.leaderID })
+            transferWaiters = waiting
+            for waiter in done {
+                waiter.timeout.cancel()
+                waiter.promise.succeed(())
+            }
         }
     }
 
     /// Storage failed: stop acknowledging anything (what is durable is unknown), tell waiters.
     private func fail(_ error: any Error) {
-        logger.critical("node \(status.id) stops: \(error)")
-        let reason = RaftNodeError.storageFailed("\(error)")
+        stopByItself(.storageFailed("\(error)"))
+    }
+
+    /// Stops for `reason` (a storage failure, removal or refusal), failing `failed` with it.
+    func stopByItself(_ reason: RaftNodeError) {
+        guard !stopped else { return }
+        logger.critical("node \(status.id) stops: \(reason)")
         halt(reason)
         failedPromise.fail(reason)
     }
@@ -549,6 +772,14 @@ final class Driver<Machine: StateMachine> {
         }
         proposals.removeAll()
         inbox.removeAll()
+        controls.removeAll()
+        for waiter in configWaiters.values { waiter.promise.fail(reason) }
+        configWaiters.removeAll()
+        for waiter in transferWaiters {
+            waiter.timeout.cancel()
+            waiter.promise.fail(reason)
+        }
+        transferWaiters.removeAll()
         let reads = readRequests + pendingReads.values.map(\.callback) + confirmedReads.map(\.callback)
         readRequests.removeAll()
         pendingReads.removeAll()

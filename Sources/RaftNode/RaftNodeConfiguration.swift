@@ -1,12 +1,25 @@
 import NIOCore
 import RaftCore
+import RaftMessages
 
 /// How a `RaftNode` runs: its place in the cluster, its timing and when it snapshots.
 public struct RaftNodeConfiguration: Sendable {
     /// This member's id (never 0).
     public var id: UInt64
-    /// Every voting member's id, this one included.
-    public var members: [UInt64]
+    /// The voters of a brand-new cluster, this member included. On an empty storage the node
+    /// writes them into the log as the cluster's first configuration (`RawNode.bootstrap`);
+    /// every initial member must be given the same records. Empty to join a running cluster: the
+    /// node then waits for the leader to send it the log (it never campaigns until a
+    /// configuration makes it a voter). Ignored once the storage holds anything: the membership
+    /// is then what the log and the snapshot say.
+    public var initialMembers: [Member]
+    /// This member's client address, published in the replicated configuration so that other
+    /// members can redirect clients here ("" for none).
+    public var clientAddress: String
+    /// The voters of a storage written before the first configuration was kept in the log
+    /// (neither a snapshot configuration nor a configuration entry at index 1): its membership is
+    /// this list. Defaults to `initialMembers`' ids.
+    public var legacyMembers: [UInt64]?
     /// A leader sends a heartbeat at least this often (§5.2).
     public var heartbeatInterval: TimeAmount
     /// A follower that hears no leader for a random time in [t, 2t) starts an election (§5.2).
@@ -16,9 +29,16 @@ public struct RaftNodeConfiguration: Sendable {
     /// After a snapshot, keep this many entries before it in the log so that a follower only
     /// slightly behind catches up with entries rather than a whole snapshot.
     public var entriesKeptAfterSnapshot: UInt64
-    /// Core options (pre-vote, check-quorum, flow control, seed). `id`, `voters`, the tick
-    /// counts and `applied` are set by the node from the fields above.
+    /// Core options (pre-vote, check-quorum, flow control, seed). `id`, `voters`, `member`, the
+    /// tick counts and `applied` are set by the node from the fields above.
     public var core: Config
+
+    /// The voters of a new cluster by id (`initialMembers` without addresses), or none to join
+    /// a running one.
+    public var members: [UInt64] {
+        get { initialMembers.map(\.id) }
+        set { initialMembers = newValue.map { Member(id: $0) } }
+    }
 
     public init(
         id: UInt64, members: [UInt64], heartbeatInterval: TimeAmount = .milliseconds(100),
@@ -26,7 +46,9 @@ public struct RaftNodeConfiguration: Sendable {
         entriesKeptAfterSnapshot: UInt64 = 1_000
     ) {
         self.id = id
-        self.members = members
+        self.initialMembers = members.map { Member(id: $0) }
+        self.clientAddress = ""
+        self.legacyMembers = nil
         self.heartbeatInterval = heartbeatInterval
         self.electionTimeout = electionTimeout
         self.snapshotEntries = snapshotEntries
@@ -41,14 +63,15 @@ public struct RaftNodeConfiguration: Sendable {
     }
 
     /// The core configuration with ticks derived from the intervals.
-    func coreConfig(applied: UInt64) throws -> Config {
+    func coreConfig(applied: UInt64, voters: [UInt64], incarnation: UInt64) throws -> Config {
         guard heartbeatInterval.nanoseconds > 0, electionTimeout > heartbeatInterval else {
             throw RaftNodeError.invalidConfiguration(
                 "the election timeout (\(electionTimeout)) must exceed the heartbeat interval (\(heartbeatInterval))")
         }
         var config = core
         config.id = id
-        config.voters = members
+        config.voters = voters
+        config.member = Member(id: id, clientAddress: clientAddress, incarnation: incarnation)
         config.heartbeatTick = Int(max(1, heartbeatInterval.nanoseconds / tickInterval.nanoseconds))
         config.electionTick = Int(max(Int64(config.heartbeatTick + 1), electionTimeout.nanoseconds / tickInterval.nanoseconds))
         config.applied = applied
@@ -68,6 +91,17 @@ public enum RaftNodeError: Error, Hashable, Sendable, CustomStringConvertible {
     /// Persisting failed: the node stopped acknowledging anything (it cannot know what is durable).
     case storageFailed(String)
     case invalidConfiguration(String)
+    /// The leader refused a configuration change (nothing was appended); the text says why.
+    case configChangeRefused(String, transient: Bool)
+    /// A leadership transfer could not start, or did not complete in time.
+    case transferFailed(String)
+    /// A leadership transfer is in progress: the proposal was not appended. Retry with the new
+    /// leader.
+    case transferInProgress
+    /// This member was removed from the cluster and is no longer needed by it.
+    case removed(UInt64)
+    /// The cluster refused this member (a peer sent `MemberRefused`); the text says why.
+    case refused(String)
 
     public var description: String {
         switch self {
@@ -76,6 +110,11 @@ public enum RaftNodeError: Error, Hashable, Sendable, CustomStringConvertible {
         case .stopped: "node stopped"
         case .storageFailed(let reason): "storage failed: \(reason)"
         case .invalidConfiguration(let reason): "invalid configuration: \(reason)"
+        case .configChangeRefused(let reason, _): "configuration change refused: \(reason)"
+        case .transferFailed(let reason): "leadership transfer failed: \(reason)"
+        case .transferInProgress: "a leadership transfer is in progress; retry with the new leader"
+        case .removed(let id): "member \(id) was removed from the cluster"
+        case .refused(let reason): reason
         }
     }
 }

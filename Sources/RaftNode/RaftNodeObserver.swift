@@ -1,3 +1,5 @@
+import RaftMessages
+
 /// What a node reports as it runs, for metrics. Calls come from the node's event loop (and, for
 /// durations measured there, right after the event): implementations must be cheap and must
 /// not block — atomics or a short lock, never I/O.
@@ -14,6 +16,9 @@ public protocol RaftNodeObserver: Sendable {
     func snapshotInstalled(index: UInt64, compressedBytes: Int, rawBytes: Int?)
     /// At start-up, the state machine was restored from the stored snapshot.
     func snapshotLoaded(index: UInt64, compressedBytes: Int, rawBytes: Int?)
+    /// The configuration this node applies changed (at start-up, when a change or a snapshot was
+    /// applied): the transport connects to added members and drops removed ones from here.
+    func configurationChanged(to configuration: Configuration, byChange: Bool)
 }
 
 extension RaftNodeObserver {
@@ -23,6 +28,7 @@ extension RaftNodeObserver {
     public func snapshotCreated(index: UInt64, compressedBytes: Int, rawBytes: Int?) {}
     public func snapshotInstalled(index: UInt64, compressedBytes: Int, rawBytes: Int?) {}
     public func snapshotLoaded(index: UInt64, compressedBytes: Int, rawBytes: Int?) {}
+    public func configurationChanged(to configuration: Configuration, byChange: Bool) {}
 }
 
 /// Observes nothing.

@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import RaftCore
 import RaftKV
+import RaftMessages
 import RaftMetrics
 import RaftNode
 import RaftServer
@@ -17,6 +18,7 @@ struct NodeService {
     let id: UInt64
     let clusterID: String
     let peers: ClusterMap
+    let peerListen: (host: String, port: Int)
     let clientListen: (host: String, port: Int)
     let metricsListen: (host: String, port: Int)?
     let clientAddresses: [UInt64: String]
@@ -28,26 +30,51 @@ struct NodeService {
         id = command.id
         clusterID = command.clusterID
         peers = try command.parsedCluster()
+        peerListen = try command.peerListen.map(ClusterMap.address) ?? peers.addresses[command.id]!
         clientListen = try ClusterMap.address(command.clientListen)
         metricsListen = command.metricsListen.isEmpty ? nil : try ClusterMap.address(command.metricsListen)
         var addresses: [UInt64: String] = [:]
         if let map = try command.parsedClientAddresses() {
             for member in map.ids { addresses[member] = map.string(member) }
         }
-        addresses[command.id] = addresses[command.id] ?? command.clientListen
-        clientAddresses = addresses
         dataDir = command.dataDir
         var configuration = RaftNodeConfiguration(
-            id: command.id, members: peers.ids, heartbeatInterval: .milliseconds(Int64(command.heartbeatMs)),
+            id: command.id, members: [], heartbeatInterval: .milliseconds(Int64(command.heartbeatMs)),
             electionTimeout: .milliseconds(Int64(command.electionTimeoutMs)), snapshotEntries: command.snapshotEntries)
+        // A new cluster's first configuration: the same records on every member (so only what
+        // every member is given: --cluster and --client-addresses). Joining: none.
+        let cluster = peers
+        let shared = addresses
+        configuration.initialMembers =
+            command.join
+            ? [] : cluster.ids.map { Member(id: $0, peerAddress: cluster.string($0)!, clientAddress: shared[$0] ?? "") }
+        // Data directories written before the first configuration was in the log: their
+        // membership is --cluster (see RaftNodeConfiguration.members).
+        configuration.legacyMembers = peers.ids
+        let advertised = Self.advertisedClientAddress(
+            configured: addresses[command.id], listen: command.clientListen, peerHost: peers.addresses[command.id]!.host)
+        configuration.clientAddress = advertised
+        addresses[command.id] = advertised
+        clientAddresses = addresses
         configuration.entriesKeptAfterSnapshot = min(1_000, command.snapshotEntries / 2)
         self.configuration = configuration
         logger = Logger(label: "raft-node")
     }
 
+    /// The client address this member publishes: its --client-addresses entry, else
+    /// --client-listen unless that is a wildcard (0.0.0.0, ::), else the host the others reach
+    /// this member at (its --cluster entry) with the client port.
+    static func advertisedClientAddress(configured: String?, listen: String, peerHost: String) -> String {
+        if let configured { return configured }
+        guard let (host, port) = try? ClusterMap.address(listen) else { return listen }
+        let wildcard = host == "0.0.0.0" || host == "::" || host == "*"
+        let advertisedHost = wildcard ? peerHost : host
+        return advertisedHost.contains(":") ? "[\(advertisedHost)]:\(port)" : "\(advertisedHost):\(port)"
+    }
+
     /// Runs until a signal or a storage failure; returns normally after a graceful stop.
     func runUntilSignalled() async throws {
-        let storage = try DiskStorage(directory: dataDir, options: DiskStorageOptions(voters: peers.ids))
+        let storage = try DiskStorage(directory: dataDir)
         let metrics = RaftMetrics(id: id, clusterID: clusterID, peers: peers.ids)
         storage.syncObserver = { metrics.walSynced(after: $0) }
         let report = storage.recoveryReport
@@ -62,24 +89,26 @@ struct NodeService {
         let pool = NIOThreadPool(numberOfThreads: 2)
         pool.start()
         var transportConfiguration = PeerTransportConfiguration(
-            selfID: id, clusterID: clusterID,
-            listenAddress: PeerAddress(host: peers.addresses[id]!.host, port: peers.addresses[id]!.port),
+            selfID: id, clusterID: clusterID, listenAddress: PeerAddress(host: peerListen.host, port: peerListen.port),
             peers: peers.addresses.filter { $0.key != id }.mapValues { PeerAddress(host: $0.host, port: $0.port) })
         transportConfiguration.requestTimeout = .milliseconds(Int64(configuration.electionTimeout.nanoseconds / 1_000_000))
+        transportConfiguration.selfIncarnation = storage.incarnation
         // Peer messages go straight from the event loop that decoded them to the node's loop.
         let nodeRef = ManagedAtomicLazyReference<RaftNode<KVStore>>()
         let transport = PeerTransport(
             configuration: transportConfiguration, group: group, logger: logger, observer: metrics,
-            onInbound: { message in nodeRef.load()?.receive(message) ?? false })
+            onInbound: { message in nodeRef.load()?.receive(message) ?? false },
+            onRefused: { _, refusal in nodeRef.load()?.refuse("the cluster refuses this member: \(refusal.reason)") })
         do {
             _ = try await transport.start()
         } catch {
             try? storage.close()
             throw StartupError("cannot listen for peers on \(transportConfiguration.listenAddress): \(error)")
         }
+        let observer = MemberObserver(metrics: metrics, transport: transport, fallback: peers, selfID: id, logger: logger)
         let node = try await RaftNode.start(
             configuration: configuration, storage: storage, machine: KVStore(), sender: TransportSender(transport: transport),
-            eventLoop: group.next(), ioPool: pool, logger: logger, observer: metrics)
+            eventLoop: group.next(), ioPool: pool, logger: logger, observer: observer)
         _ = nodeRef.storeIfNilThenLoad(node)
         // The metrics page comes up before the client port: once clients can reach this member,
         // so can its monitoring.
@@ -110,7 +139,10 @@ struct NodeService {
             throw StartupError("cannot listen for clients on \(clientListen.host):\(clientListen.port): \(error)")
         }
         logger.notice(
-            "member \(id) of \(clusterID) serving: peers on \(transportConfiguration.listenAddress), clients on \(clientListen.host):\(clientListen.port), metrics on \(metricsListen.map { "\($0.host):\($0.port)" } ?? "none")")
+            "member \(id) of \(clusterID) serving: peers on \(transportConfiguration.listenAddress), clients on \(clientListen.host):\(clientListen.port) (published as \(configuration.clientAddress)), metrics on \(metricsListen.map { "\($0.host):\($0.port)" } ?? "none"), incarnation \(storage.incarnation)")
+        if configuration.initialMembers.isEmpty && node.configuration.isEmpty {
+            logger.notice("joining: waiting for the leader to send the log (add this member with raftctl member add \(id) ... if not done yet)")
+        }
 
         let runner = NodeRunner(node: node, server: server, logger: logger)
         let group2 = ServiceGroup(
@@ -152,6 +184,48 @@ extension NodeService {
 struct StartupError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// The node's observer: the metrics, and on every configuration change the transport, which
+/// connects to added members, drops removed ones and refuses removed or replaced members.
+struct MemberObserver: RaftNodeObserver {
+    let metrics: RaftMetrics
+    let transport: PeerTransport
+    /// Peer addresses from --cluster, for members whose record has none (data written before
+    /// addresses were replicated).
+    let fallback: ClusterMap
+    let selfID: UInt64
+    let logger: Logger
+
+    func statusChanged(from old: RaftNodeStatus, to new: RaftNodeStatus) { metrics.statusChanged(from: old, to: new) }
+    func proposalCommitted(after latency: Duration) { metrics.proposalCommitted(after: latency) }
+    func proposalFailed() { metrics.proposalFailed() }
+    func snapshotCreated(index: UInt64, compressedBytes: Int, rawBytes: Int?) {
+        metrics.snapshotCreated(index: index, compressedBytes: compressedBytes, rawBytes: rawBytes)
+    }
+    func snapshotInstalled(index: UInt64, compressedBytes: Int, rawBytes: Int?) {
+        metrics.snapshotInstalled(index: index, compressedBytes: compressedBytes, rawBytes: rawBytes)
+    }
+    func snapshotLoaded(index: UInt64, compressedBytes: Int, rawBytes: Int?) {
+        metrics.snapshotLoaded(index: index, compressedBytes: compressedBytes, rawBytes: rawBytes)
+    }
+
+    func configurationChanged(to configuration: Configuration, byChange: Bool) {
+        metrics.configurationChanged(to: configuration, byChange: byChange)
+        // Before the first configuration arrives (a joining member), keep dialling --cluster.
+        guard !configuration.isEmpty else { return }
+        var peers: [UInt64: PeerAddress] = [:]
+        for member in configuration.members where member.id != selfID {
+            if let address = try? ClusterMap.address(member.peerAddress) {
+                peers[member.id] = PeerAddress(host: address.host, port: address.port)
+            } else if let address = fallback.addresses[member.id] {
+                peers[member.id] = PeerAddress(host: address.host, port: address.port)
+            } else {
+                logger.warning("member \(member.id) has no usable peer address ('\(member.peerAddress)'); cannot reach it")
+            }
+        }
+        transport.updateMembership(peers: peers, view: MembershipView(configuration))
+    }
 }
 
 /// Hands the node's outbound messages to the peer transport.

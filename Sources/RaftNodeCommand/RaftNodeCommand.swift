@@ -19,8 +19,21 @@ struct RaftNodeCommand: AsyncParsableCommand {
     @Option(help: "This member's id: a positive integer listed in --cluster.")
     var id: UInt64
 
-    @Option(help: "Peer addresses of all members, this one included: 1=host:port,2=host:port,...")
+    @Option(
+        help: ArgumentHelp(
+            "Peer addresses of the members of a new cluster, this one included: 1=host:port,2=host:port,...",
+            discussion: """
+                Only a brand-new cluster takes its membership from here (every member is given the same \
+                list); afterwards the membership is what the replicated log says. This member's own entry \
+                is the address the others dial for it. With --join, naming this member is enough.
+                """))
     var cluster: String
+
+    @Flag(help: "Join a running cluster on an empty data directory: wait for the leader to send the log (add the member with 'raftctl member add' first or after).")
+    var join = false
+
+    @Option(help: "host:port the peer port listens on, when it differs from this member's --cluster address (NAT, containers).")
+    var peerListen: String?
 
     @Option(help: "Name of the cluster; peers from another cluster are rejected.")
     var clusterID = "swift-raft"
@@ -59,6 +72,13 @@ struct RaftNodeCommand: AsyncParsableCommand {
             _ = try ClusterMap.address(clientListen)
         } catch {
             throw ValidationError("--client-listen: \(error)")
+        }
+        if let peerListen {
+            do {
+                _ = try ClusterMap.address(peerListen)
+            } catch {
+                throw ValidationError("--peer-listen: \(error)")
+            }
         }
         if !metricsListen.isEmpty {
             do {
@@ -145,16 +165,22 @@ struct RaftNodeCommand: AsyncParsableCommand {
     static func withEnvironmentDefaults(_ arguments: [String]) -> [String] {
         let names = [
             "id", "cluster", "cluster-id", "client-listen", "metrics-listen", "client-addresses", "data-dir", "election-timeout-ms",
-            "heartbeat-ms", "snapshot-entries", "log-level",
+            "heartbeat-ms", "snapshot-entries", "log-level", "peer-listen",
         ]
         var result = arguments
+        func variable(_ name: String) -> String? {
+            getenv("RAFT_" + name.uppercased().replacingOccurrences(of: "-", with: "_")).map { String(cString: $0) }
+        }
         for name in names {
             let flag = "--\(name)"
             let given = arguments.contains { $0 == flag || $0.hasPrefix(flag + "=") }
-            let variable = "RAFT_" + name.uppercased().replacingOccurrences(of: "-", with: "_")
-            if !given, let value = getenv(variable).map({ String(cString: $0) }) {
+            if !given, let value = variable(name) {
                 result += [flag, value]
             }
+        }
+        // Flags without a value: RAFT_JOIN=1 (or true, yes).
+        if !arguments.contains("--join"), let value = variable("join"), ["1", "true", "yes"].contains(value.lowercased()) {
+            result.append("--join")
         }
         return result
     }

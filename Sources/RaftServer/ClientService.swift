@@ -9,9 +9,11 @@ import RaftNode
 /// Answers the client protocol (proto/kv.proto) for one node: writes and reads go through the
 /// log on the leader (linearizable); a follower answers NOT_LEADER with the leader's id and
 /// client address; a request that cannot finish within `requestTimeout` is answered TIMEOUT.
+/// Membership operations are in `ClientService+Membership.swift`.
 public final class ClientService: Sendable {
     public let node: RaftNode<KVStore>
-    /// Member id → client address (host:port), for NOT_LEADER redirects.
+    /// Member id → client address (host:port), for NOT_LEADER redirects to members whose
+    /// address the replicated configuration does not hold (yet).
     public let clientAddresses: [UInt64: String]
     public let requestTimeout: TimeAmount
     private let counters = NIOLockedValueBox(ClientCounters())
@@ -48,6 +50,7 @@ public final class ClientService: Sendable {
                 self.tally(ClientResponse(requestID: id, status: .ok, node: Self.nodeStatus(status)))
             }
         }
+        if let membership = handleMembership(operation, id: id) { return membership }
         if case .get(let key, let serializable) = operation {
             let lookup: @Sendable (KVStore) -> ClientResponse = { store in
                 let applied = store.appliedIndex
@@ -83,8 +86,15 @@ public final class ClientService: Sendable {
 
     private enum AnswerError: Error { case noAnswer }
 
+    /// The client address of member `id`: as the replicated configuration records it, else as
+    /// configured.
+    func clientAddress(of id: UInt64) -> String {
+        let recorded = node.configuration.member(id)?.clientAddress ?? ""
+        return recorded.isEmpty ? clientAddresses[id] ?? "" : recorded
+    }
+
     /// Maps the node's outcome to an answer, or TIMEOUT after `requestTimeout`.
-    private func withTimeout(id: UInt64, _ future: EventLoopFuture<ClientResponse>) -> EventLoopFuture<ClientResponse> {
+    func withTimeout(id: UInt64, _ future: EventLoopFuture<ClientResponse>) -> EventLoopFuture<ClientResponse> {
         let promise = node.eventLoop.makePromise(of: ClientResponse.self)
         let timeout = node.eventLoop.scheduleTask(in: requestTimeout) {
             promise.succeed(ClientResponse(requestID: id, status: .timeout, error: "no answer within \(self.requestTimeout)"))
@@ -99,11 +109,17 @@ public final class ClientService: Sendable {
             case .failure(RaftNodeError.notLeader(let leader)):
                 promise.succeed(
                     ClientResponse(
-                        requestID: id, status: .notLeader, leaderID: leader,
-                        leaderAddress: self.clientAddresses[leader] ?? ""))
+                        requestID: id, status: .notLeader, leaderID: leader, leaderAddress: self.clientAddress(of: leader)))
             case .failure(RaftNodeError.leadershipChanged):
                 promise.succeed(
                     ClientResponse(requestID: id, status: .timeout, error: "leadership changed; retry (a write with the same sequence)"))
+            case .failure(RaftNodeError.transferInProgress):
+                promise.succeed(
+                    ClientResponse(requestID: id, status: .timeout, error: "leadership is being handed over; retry"))
+            case .failure(RaftNodeError.configChangeRefused(let reason, _)):
+                promise.succeed(ClientResponse(requestID: id, status: .error, error: "refused: \(reason)"))
+            case .failure(RaftNodeError.transferFailed(let reason)):
+                promise.succeed(ClientResponse(requestID: id, status: .error, error: "leadership transfer failed: \(reason)"))
             case .failure(let error):
                 promise.succeed(ClientResponse(requestID: id, status: .error, error: "\(error)"))
             }
@@ -111,11 +127,11 @@ public final class ClientService: Sendable {
         return promise.futureResult.map { self.tally($0) }
     }
 
-    private func answer(_ response: ClientResponse) -> EventLoopFuture<ClientResponse> {
+    func answer(_ response: ClientResponse) -> EventLoopFuture<ClientResponse> {
         node.eventLoop.makeSucceededFuture(tally(response))
     }
 
-    private func tally(_ response: ClientResponse) -> ClientResponse {
+    func tally(_ response: ClientResponse) -> ClientResponse {
         counters.withLockedValue { $0.count(response.status) }
         return response
     }

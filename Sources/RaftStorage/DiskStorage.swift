@@ -38,6 +38,7 @@ public struct DiskStorageOptions: Sendable {
 ///
 /// Layout under the data directory:
 /// - `LOCK`: `flock`ed while open; holds the owner's pid.
+/// - `INCARNATION`: this directory's random incarnation (see ``incarnation``).
 /// - `wal/<sequence>-<first index>.wal`: the write-ahead log, append-only segments of framed,
 ///   crc-checked records (``WALRecordType``), rotated at ``DiskStorageOptions/segmentSize``.
 /// - `snap/<term>-<index>.snap`: the newest snapshot (header + zlib stream), see `SnapshotFormat`.
@@ -61,6 +62,10 @@ public final class DiskStorage: Storage {
     public let options: DiskStorageOptions
     /// What recovery found when this storage was opened.
     public let recoveryReport: RecoveryReport
+    /// A random number created with the data directory: the member's incarnation, recorded in
+    /// the replicated configuration. A member whose directory was lost comes back with another
+    /// one, and the cluster refuses it.
+    public let incarnation: UInt64
 
     private var lock: DataDirectoryLock?
     private let wal: WriteAheadLog
@@ -87,6 +92,8 @@ public final class DiskStorage: Storage {
             if !options.unsafeNoFsync { try FileSystem.syncDirectory(parent.isEmpty ? "/" : parent) }
         }
         let lock = try DataDirectoryLock(directory: directory)
+        let (incarnation, incarnationCreated) = try IncarnationFile.load(directory: directory, durable: !options.unsafeNoFsync)
+        self.incarnation = incarnation
         let walDirectory = directory + "/wal"
         snapDirectory = directory + "/snap"
         var created = try FileSystem.makeDirectory(walDirectory)
@@ -99,6 +106,9 @@ public final class DiskStorage: Storage {
             directory: walDirectory, segmentSize: options.segmentSize, durable: !options.unsafeNoFsync,
             preallocationBytes: options.preallocationBytes)
         var state = try wal.replay(report: &report)
+        if incarnationCreated && (!wal.segments.isEmpty || snapshotInfo != nil) {
+            report.warnings.append("created incarnation \(incarnation) for a data directory written before incarnations existed")
+        }
 
         // Reconcile the snapshot with the log.
         var finishInstall = false

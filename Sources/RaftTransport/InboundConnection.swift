@@ -4,7 +4,7 @@ import RaftMessages
 import RaftWire
 
 /// One connection accepted by the peer server, as the response path sees it: where the node's
-/// responses to requests that came in on it are written (DESIGN §2).
+/// responses to requests that came in on it are written (with the request's envelope id).
 ///
 /// Threading: `sendResponse` may be called from any thread; it hops to the channel's event loop,
 /// where the codec and the pending-write accounting live (`NIOLoopBound`).
@@ -52,7 +52,8 @@ final class InboundConnection: Sendable {
         }
         var buffer = channel.allocator.buffer(capacity: estimate)
         let envelope = Envelope(
-            clusterID: context.clusterID, fromID: context.selfID, toID: peer, id: id, body: body)
+            clusterID: context.clusterID, fromID: context.selfID, toID: peer, id: id,
+            fromIncarnation: context.configuration.selfIncarnation, body: body)
         do {
             try writer.codec.encodeFrame(envelope, into: &buffer)
         } catch {

@@ -5,12 +5,14 @@ import RaftMessages
 import RaftWire
 
 /// The last handler of a connection accepted by the peer server, after the
-/// `LengthPrefixedFrameDecoder`: decodes each frame as a `raft.Envelope`, checks it (DESIGN §2)
-/// and hands valid requests to the node through the `ResponseRouter`.
+/// `LengthPrefixedFrameDecoder`: decodes each frame as a `raft.Envelope`, checks it (see
+/// `TransportContext.validate`) and hands valid requests to the node through the
+/// `ResponseRouter`.
 ///
 /// Any bad input — a `FrameError` from the decoder, bytes that are not an envelope, a missing
-/// body, a foreign `cluster_id`, a `to_id` not ours, a `from_id` not a member, a response where
-/// only requests may come — is counted, logged and closes this connection only.
+/// body, a foreign `cluster_id`, a `to_id` not ours, a bad `from_id`, a response where only
+/// requests may come — is counted, logged and closes this connection only. A member the
+/// configuration refuses (removed, or another incarnation) is first answered `MemberRefused`.
 final class InboundEnvelopeHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
@@ -41,8 +43,21 @@ final class InboundEnvelopeHandler: ChannelInboundHandler {
             return reject(.malformedEnvelope(wireError), channelContext)
         }
         switch context.validate(envelope, expectedSender: nil) {
+        case .failure(.refusedMember(let peer, let refusal)):
+            // Tell it why, as the answer to its request, and close once that is written.
+            guard !rejected else { return }
+            rejected = true
+            context.reject(.refusedMember(peer, refusal), direction: .inbound, remote: channelContext.remoteAddress)
+            let answer = context.refusalEnvelope(to: peer, id: envelope.id, refusal)
+            var buffer = channelContext.channel.allocator.buffer(capacity: 256)
+            let channel = channelContext.channel
+            guard (try? codec.encodeFrame(answer, into: &buffer)) != nil else { return channel.close(promise: nil) }
+            channel.writeAndFlush(buffer).whenComplete { _ in channel.close(promise: nil) }
         case .failure(let rejection):
             reject(rejection, channelContext)
+        case .success(.memberRefused(let refusal)):
+            context.observer.frameReceived(from: envelope.fromID, rpc: .memberRefused, isRequest: false, bytes: frameBytes)
+            context.refusedBy(envelope.fromID, refusal)
         case .success(let body):
             context.observer.frameReceived(
                 from: envelope.fromID, rpc: RPCKind(body), isRequest: true, bytes: frameBytes)

@@ -7,7 +7,8 @@ import RaftMessages
 import RaftWire
 
 /// This node's one TCP connection to one peer, which carries this node's requests to it and the
-/// peer's responses back (DESIGN §2): opened lazily on the first request, kept, and reopened with
+/// peer's responses back (with each request's envelope id, in any order): opened lazily on the
+/// first request, kept, and reopened with
 /// `Backoff` after it fails.
 ///
 /// Threading: `enqueue` runs on the node's thread and never blocks: it appends to a mailbox
@@ -180,7 +181,8 @@ final class OutboundPeerConnection: Sendable {
             let id = state.nextID
             state.nextID &+= 1
             let envelope = Envelope(
-                clusterID: context.clusterID, fromID: context.selfID, toID: peerID, id: id, body: item.body)
+                clusterID: context.clusterID, fromID: context.selfID, toID: peerID, id: id,
+                fromIncarnation: configuration.selfIncarnation, body: item.body)
             var buffer = channel.allocator.buffer(capacity: item.size)
             do {
                 try state.codec.encodeFrame(envelope, into: &buffer)
@@ -332,7 +334,20 @@ final class OutboundPeerConnection: Sendable {
         }
         let body: RaftMessage
         switch context.validate(envelope, expectedSender: peerID) {
+        case .failure(.refusedMember(let peer, let refusal)):
+            // The peer we dialled is refused (its data directory was lost, say): tell it — it
+            // gets the notice on its inbound side — and close once that is written.
+            context.reject(.refusedMember(peer, refusal), direction: .outbound, remote: channel.remoteAddress)
+            var buffer = channel.allocator.buffer(capacity: 256)
+            guard (try? state.codec.encodeFrame(context.refusalEnvelope(to: peer, id: 0, refusal), into: &buffer)) != nil
+            else { return channel.close(promise: nil) }
+            channel.writeAndFlush(buffer).whenComplete { _ in channel.close(promise: nil) }
+            return
         case .failure(let rejection): return protocolError(rejection, on: channel)
+        case .success(.memberRefused(let refusal)):
+            observer.frameReceived(from: peerID, rpc: .memberRefused, isRequest: false, bytes: frameBytes)
+            context.refusedBy(peerID, refusal)
+            return
         case .success(let valid): body = valid
         }
         let rpc = RPCKind(body)

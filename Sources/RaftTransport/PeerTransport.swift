@@ -7,7 +7,7 @@ import RaftMessages
 import RaftWire
 
 /// The peer-to-peer transport of one Raft node: TCP, length-prefixed `raft.Envelope` frames
-/// (DESIGN §2).
+/// (proto/raft.proto).
 ///
 /// ## Use
 /// ```swift
@@ -63,10 +63,19 @@ import RaftWire
 /// candidates retry elections, whereas stale queued messages would only delay current ones. Other
 /// peers and the node loop are never affected.
 ///
+/// ## Membership
+/// The peers change with the replicated configuration: `updateMembership` opens connections to
+/// added members, closes those to removed ones, and updates the `MembershipView` by which
+/// envelopes of removed members, and of members running on a data directory other than the one
+/// the configuration records (another incarnation), are refused: answered `MemberRefused`,
+/// counted, their connection closed. A `MemberRefused` this node receives is handed to
+/// `onRefused` (the node stops). Envelopes from ids the configuration does not know yet are
+/// accepted: a member added by a change this node has not applied may already lead.
+///
 /// ## Bad input
 /// A bad frame, a non-envelope, an envelope without body, of a foreign cluster, not for us, or
-/// from a non-member, is counted (`TransportObserver.rejected`), logged, and its connection is
-/// closed; every other connection keeps being served.
+/// from id 0, is counted (`TransportObserver.rejected`), logged, and its connection is closed;
+/// every other connection keeps being served.
 public final class PeerTransport: Sendable {
     public let configuration: PeerTransportConfiguration
 
@@ -78,7 +87,7 @@ public final class PeerTransport: Sendable {
     private let context: TransportContext
     private let group: any EventLoopGroup
     private let continuation: AsyncStream<Message>.Continuation
-    private let outbound: [UInt64: OutboundPeerConnection]
+    private let outbound: NIOLockedValueBox<[UInt64: OutboundPeerConnection]>
     private let server = NIOLockedValueBox(ServerState.idle)
     private let inboundChannels: NIOLockedValueBox<InboundChannels>
 
@@ -99,11 +108,15 @@ public final class PeerTransport: Sendable {
     /// read it, instead of `inbound` (which then stays empty): it must not block and must not
     /// send synchronously (hop to the node's loop); returning false drops the message as
     /// `inboundBufferFull`. This saves the thread hop of an `AsyncStream` consumer per message.
+    ///
+    /// `onRefused` is told when a peer refuses this member (`MemberRefused`: it was removed, or
+    /// its data directory is not the one the cluster knows); the node must stop.
     public init(
         configuration: PeerTransportConfiguration, group: any EventLoopGroup,
         logger: Logger = Logger(label: "raft.transport"),
         observer: any TransportObserver = NoopTransportObserver(),
-        onInbound: (@Sendable (Message) -> Bool)? = nil
+        onInbound: (@Sendable (Message) -> Bool)? = nil,
+        onRefused: (@Sendable (UInt64, MemberRefused) -> Void)? = nil
     ) {
         self.configuration = configuration
         self.group = group
@@ -113,14 +126,15 @@ public final class PeerTransport: Sendable {
         logger[metadataKey: "node"] = "\(configuration.selfID)"
         let context = TransportContext(
             configuration: configuration, observer: observer, logger: logger,
-            delivery: InboundDelivery(continuation: continuation, handler: onInbound, observer: observer))
+            delivery: InboundDelivery(continuation: continuation, handler: onInbound, observer: observer),
+            onRefused: onRefused)
         self.context = context
         var outbound: [UInt64: OutboundPeerConnection] = [:]
         for (id, address) in configuration.peers where id != configuration.selfID {
             outbound[id] = OutboundPeerConnection(
                 peerID: id, address: address, eventLoop: group.next(), context: context)
         }
-        self.outbound = outbound
+        self.outbound = NIOLockedValueBox(outbound)
         self.inboundChannels = NIOLockedValueBox(InboundChannels())
     }
 
@@ -199,21 +213,53 @@ public final class PeerTransport: Sendable {
     /// the message may be dropped (see "Bounded queues") — Raft's retries cover that.
     public func send(_ message: Message) {
         let rpc = RPCKind(message.body)
-        guard let peer = outbound[message.to] else {
-            context.observer.dropped(rpc, isRequest: message.body.isRequest, peer: message.to, reason: .unknownPeer)
-            context.logger.warning("message to a non-member dropped", metadata: ["to": "\(message.to)"])
+        guard message.body.isRequest else {
+            // A response goes back on its request's connection: no address needed (a member not
+            // in this node's configuration yet may be asking).
+            if let pending = context.router.takePending(for: rpc, peer: message.to) {
+                pending.connection.sendResponse(message.body, id: pending.envelopeID, to: message.to)
+            } else {
+                context.observer.dropped(rpc, isRequest: false, peer: message.to, reason: .noPendingRequest)
+                context.logger.debug(
+                    "response without a pending request dropped",
+                    metadata: ["to": "\(message.to)", "rpc": "\(rpc.rawValue)"])
+            }
             return
         }
-        if message.body.isRequest {
-            peer.enqueue(message.body)
-        } else if let pending = context.router.takePending(for: rpc, peer: message.to) {
-            pending.connection.sendResponse(message.body, id: pending.envelopeID, to: message.to)
-        } else {
-            context.observer.dropped(rpc, isRequest: false, peer: message.to, reason: .noPendingRequest)
-            context.logger.debug(
-                "response without a pending request dropped",
-                metadata: ["to": "\(message.to)", "rpc": "\(rpc.rawValue)"])
+        guard let peer = outbound.withLockedValue({ $0[message.to] }) else {
+            context.observer.dropped(rpc, isRequest: true, peer: message.to, reason: .unknownPeer)
+            context.logger.debug("request to a member with no known address dropped", metadata: ["to": "\(message.to)"])
+            return
         }
+        peer.enqueue(message.body)
+    }
+
+    /// The members to connect to (their peer addresses; an entry for this node is ignored) and
+    /// the membership view to refuse envelopes by. Connections to members no longer listed are
+    /// closed (what was queued for them is dropped), new members are connected to on their first
+    /// request, and a member whose address changed is reached at the new one.
+    public func updateMembership(peers: [UInt64: PeerAddress], view: MembershipView) {
+        context.membership.withLockedValue { $0 = view }
+        var closed: [OutboundPeerConnection] = []
+        outbound.withLockedValue { current in
+            for (id, connection) in current where peers[id] != connection.address {
+                closed.append(connection)
+                current[id] = nil
+            }
+            for (id, address) in peers where id != configuration.selfID && current[id] == nil {
+                current[id] = OutboundPeerConnection(peerID: id, address: address, eventLoop: group.next(), context: context)
+            }
+        }
+        for connection in closed {
+            context.logger.info(
+                "no longer connecting to member", metadata: ["peer": "\(connection.peerID)", "address": "\(connection.address)"])
+            _ = connection.shutdown()
+        }
+    }
+
+    /// The members this transport connects to.
+    public var peerAddresses: [UInt64: PeerAddress] {
+        outbound.withLockedValue { $0.mapValues(\.address) }
     }
 
     /// Sends each message in order (e.g. `Ready.messages`).
@@ -235,7 +281,7 @@ public final class PeerTransport: Sendable {
             return Array(registry.channels.values)
         }
         for channel in accepted { try? await channel.close() }
-        for connection in outbound.values { try? await connection.shutdown().get() }
+        for connection in outbound.withLockedValue({ Array($0.values) }) { try? await connection.shutdown().get() }
         context.router.removeAll()
         continuation.finish()
     }

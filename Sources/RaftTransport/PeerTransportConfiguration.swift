@@ -1,7 +1,7 @@
 import NIOCore
 import RaftWire
 
-/// A `host:port` a member's peer server listens on (`raft-node --cluster 1=host:port,...`, DESIGN §3).
+/// A `host:port` a member's peer server listens on (`raft-node --cluster 1=host:port,...`).
 public struct PeerAddress: Sendable, Hashable, CustomStringConvertible {
     public var host: String
     public var port: Int
@@ -39,14 +39,18 @@ public struct QueueLimits: Sendable, Hashable {
 public struct PeerTransportConfiguration: Sendable {
     /// This node's id (`--id`); envelopes must carry it as `to_id`.
     public var selfID: UInt64
-    /// `--cluster-id`; envelopes of any other cluster are rejected (DESIGN §2).
+    /// `--cluster-id`; envelopes of any other cluster are rejected (proto/raft.proto, `Envelope`).
     public var clusterID: String
     /// Where the peer server listens. Port 0 picks a free port (`start()` returns it).
     public var listenAddress: PeerAddress
-    /// The other members and their peer addresses. An entry for `selfID` is ignored. Envelopes
-    /// from an id not listed here (nor `selfID`) are rejected as coming from an unknown peer.
+    /// The other members and their peer addresses at start (an entry for `selfID` is ignored);
+    /// `PeerTransport.updateMembership` changes them as the configuration changes. Envelopes
+    /// are accepted from any other id that is not refused (see `MembershipView`): a member added
+    /// by a change this node has not applied yet may already be writing to it.
     public var peers: [UInt64: PeerAddress]
-    /// Largest frame accepted (DESIGN §2; default 16 MiB).
+    /// This member's incarnation, sent in every envelope (`Envelope.from_incarnation`).
+    public var selfIncarnation: UInt64 = 0
+    /// Largest frame accepted (framing, proto/raft.proto; default 16 MiB).
     public var maximumFrameLength: UInt32 = defaultMaximumFrameLength
     /// How long one TCP connect may take before it counts as failed.
     public var connectTimeout: TimeAmount = .seconds(1)

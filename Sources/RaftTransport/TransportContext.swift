@@ -1,32 +1,37 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import RaftCore
 import RaftMessages
 
-/// What every connection of one transport shares: immutable configuration, the observer, the
-/// logger and the way into the node. Immutable itself, so freely shared across event loops.
+/// What every connection of one transport shares: configuration, the observer, the logger, the
+/// way into the node, and the membership view (behind a lock: the node updates it as the
+/// configuration changes). Freely shared across event loops.
 final class TransportContext: Sendable {
     let configuration: PeerTransportConfiguration
     let selfID: UInt64
     let clusterID: String
-    /// Ids envelopes may come from: every configured peer (never `selfID`).
-    let members: Set<UInt64>
+    let membership = NIOLockedValueBox(MembershipView())
     let observer: any TransportObserver
     let logger: Logger
     let delivery: InboundDelivery
     let router: ResponseRouter
+    /// Told when a peer refuses this member (`MemberRefused`).
+    let onRefused: (@Sendable (UInt64, MemberRefused) -> Void)?
+    /// One warning per refused peer and reason per minute; the counter counts every refusal.
+    private let refusalLogged = NIOLockedValueBox<[String: NIODeadline]>([:])
 
     init(
         configuration: PeerTransportConfiguration, observer: any TransportObserver, logger: Logger,
-        delivery: InboundDelivery
+        delivery: InboundDelivery, onRefused: (@Sendable (UInt64, MemberRefused) -> Void)? = nil
     ) {
         self.configuration = configuration
         self.selfID = configuration.selfID
         self.clusterID = configuration.clusterID
-        self.members = Set(configuration.peers.keys).subtracting([configuration.selfID])
         self.observer = observer
         self.logger = logger
         self.delivery = delivery
+        self.onRefused = onRefused
         self.router = ResponseRouter(
             limit: configuration.maximumPendingResponses, lifetime: configuration.pendingResponseLifetime,
             observer: observer, logger: logger, delivery: delivery)
@@ -38,20 +43,43 @@ final class TransportContext: Sendable {
         4 + 4 * 11 + 2 + clusterID.utf8.count + 6 + body.wireSize
     }
 
-    /// The checks DESIGN §2 asks of every envelope, whichever way its connection was opened.
-    /// `expectedSender` is the dialled peer on an outbound connection, nil on an inbound one.
+    /// The checks of every envelope (proto/raft.proto, `Envelope`), whichever way its
+    /// connection was opened. `expectedSender` is the dialled peer on an outbound connection,
+    /// nil on an inbound one. A `MemberRefused` notice may come either way.
     func validate(_ envelope: Envelope, expectedSender: UInt64?) -> Result<RaftMessage, InboundRejection> {
         guard let body = envelope.body else { return .failure(.missingBody) }
         guard envelope.clusterID == clusterID else { return .failure(.foreignCluster(envelope.clusterID)) }
         guard envelope.toID == selfID else { return .failure(.wrongDestination(envelope.toID)) }
         if let expectedSender {
             guard envelope.fromID == expectedSender else { return .failure(.unknownPeer(envelope.fromID)) }
+        } else {
+            guard envelope.fromID != 0, envelope.fromID != selfID else { return .failure(.unknownPeer(envelope.fromID)) }
+        }
+        if let refusal = membership.withLockedValue({
+            $0.refusal(of: envelope.fromID, incarnation: envelope.fromIncarnation, body: body)
+        }) {
+            return .failure(.refusedMember(envelope.fromID, refusal))
+        }
+        if case .memberRefused = body { return .success(body) }
+        if expectedSender != nil {
             guard !body.isRequest else { return .failure(.unexpectedRequest) }
         } else {
-            guard members.contains(envelope.fromID) else { return .failure(.unknownPeer(envelope.fromID)) }
             guard body.isRequest else { return .failure(.unexpectedResponse) }
         }
         return .success(body)
+    }
+
+    /// A peer refused this member: tell the node (which stops).
+    func refusedBy(_ peer: UInt64, _ refusal: MemberRefused) {
+        logger.critical("member \(peer) refuses this member: \(refusal.reason)")
+        onRefused?(peer, refusal)
+    }
+
+    /// The envelope that tells `peer` it is refused.
+    func refusalEnvelope(to peer: UInt64, id: UInt64, _ refusal: MemberRefused) -> Envelope {
+        Envelope(
+            clusterID: clusterID, fromID: selfID, toID: peer, id: id, fromIncarnation: configuration.selfIncarnation,
+            body: .memberRefused(refusal))
     }
 
     /// Counts and logs a message whose frame exceeds `maximumFrameLength` (`DropReason.tooLarge`).
@@ -65,9 +93,20 @@ final class TransportContext: Sendable {
             ])
     }
 
-    /// Counts and logs a rejected frame. The caller closes the connection.
+    /// Counts and logs a rejected frame. The caller closes the connection. A refused member is
+    /// logged once a minute per member and reason (it keeps coming back until it stops).
     func reject(_ rejection: InboundRejection, direction: ConnectionDirection, remote: SocketAddress?) {
         observer.rejected(rejection, direction: direction)
+        if case .refusedMember(let id, _) = rejection {
+            let key = "\(id)/\(rejection.label)"
+            let now = NIODeadline.now()
+            let log = refusalLogged.withLockedValue { logged in
+                if let last = logged[key], now - last < .minutes(1) { return false }
+                logged[key] = now
+                return true
+            }
+            guard log else { return }
+        }
         logger.warning(
             "closing peer connection: \(rejection)",
             metadata: [

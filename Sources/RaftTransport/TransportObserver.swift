@@ -32,7 +32,7 @@ public enum ConnectionDirection: String, Sendable, Hashable {
 }
 
 /// Why a frame arriving on a peer connection was rejected. Every rejection closes that
-/// connection (DESIGN §2); the node keeps serving every other connection.
+/// connection; the node keeps serving every other connection.
 public enum InboundRejection: Error, Sendable, Hashable, CustomStringConvertible {
     /// Framing violated: length 0, above the maximum, or the connection ended inside a frame.
     case badFrame(FrameError)
@@ -40,12 +40,13 @@ public enum InboundRejection: Error, Sendable, Hashable, CustomStringConvertible
     case malformedEnvelope(WireError)
     /// The envelope's `body` oneof is unset.
     case missingBody
-    /// `cluster_id` is not ours (DESIGN §2): a misconfigured member of another cluster. (The
+    /// `cluster_id` is not ours: a misconfigured member of another cluster. (The
     /// description shows at most 64 characters of it: the id comes from the wire.)
     case foreignCluster(String)
     /// `to_id` is not this node.
     case wrongDestination(UInt64)
-    /// `from_id` is not a member, or (on an outbound connection) not the peer we dialled.
+    /// `from_id` is 0 or this node's own id, or (on an outbound connection) not the peer we
+    /// dialled.
     case unknownPeer(UInt64)
     /// A response on a connection that carries requests in (inbound).
     case unexpectedResponse
@@ -53,6 +54,9 @@ public enum InboundRejection: Error, Sendable, Hashable, CustomStringConvertible
     case unexpectedRequest
     /// A response whose kind differs from that of the request with its `id`.
     case mismatchedResponse(id: UInt64)
+    /// A member the configuration does not accept: removed, or another incarnation than the
+    /// one recorded. It is told (`MemberRefused`) before the connection closes.
+    case refusedMember(UInt64, MemberRefused)
 
     /// A short stable name, for metric labels.
     public var label: String {
@@ -68,6 +72,7 @@ public enum InboundRejection: Error, Sendable, Hashable, CustomStringConvertible
         case .unexpectedResponse: "unexpected_response"
         case .unexpectedRequest: "unexpected_request"
         case .mismatchedResponse: "mismatched_response"
+        case .refusedMember(_, let refusal): refusal.removed ? "removed_member" : "other_incarnation"
         }
     }
 
@@ -82,6 +87,7 @@ public enum InboundRejection: Error, Sendable, Hashable, CustomStringConvertible
         case .unexpectedResponse: "response on an inbound connection"
         case .unexpectedRequest: "request on an outbound connection"
         case .mismatchedResponse(let id): "response kind does not match request \(id)"
+        case .refusedMember(let id, let refusal): "refused member \(id): \(refusal.reason)"
         }
     }
 }

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import RaftCore
 import RaftMessages
@@ -50,7 +51,9 @@ struct BadInputTests {
                 return try Envelope(clusterID: "other-cluster", fromID: 1, toID: 2, id: 1, body: voteRequest(from: 1))
                     .framed()
             case .unknownSender:
-                return try Envelope(clusterID: clusterID, fromID: 99, toID: 2, id: 1, body: voteRequest(from: 99))
+                // Id 0 is no member's (ids the configuration does not know yet are heard: see
+                // MembershipRefusalTests).
+                return try Envelope(clusterID: clusterID, fromID: 0, toID: 2, id: 1, body: voteRequest(from: 0))
                     .framed()
             case .wrongDestination:
                 return try Envelope(clusterID: clusterID, fromID: 1, toID: 3, id: 1, body: voteRequest(from: 1))
@@ -121,5 +124,96 @@ struct BadInputTests {
         #expect(node.messages(from: 2).isEmpty)
         await node.stop()
         await peer.close()
+    }
+}
+
+/// Members the configuration does not accept are refused before their envelopes reach the node:
+/// removed ids (their messages could raise terms), and a member on a data directory other than
+/// the one its id was recorded with (it lost its votes). They are told why (`MemberRefused`) and
+/// their connection is closed; envelopes from ids not known yet are heard.
+@Suite("Refused members on the peer port")
+struct MembershipRefusalTests {
+    func node(view: MembershipView) async throws -> TestNode {
+        let node = TestNode.make(id: 2, peers: [1: PeerAddress(host: loopback, port: 1)])
+        try await node.start()
+        node.transport.updateMembership(peers: [1: PeerAddress(host: loopback, port: 1)], view: view)
+        return node
+    }
+
+    /// Sends a vote request from `from` with `incarnation`; returns what came back.
+    func ask(_ node: TestNode, from: UInt64, incarnation: UInt64) async throws -> (envelopes: [Envelope], closed: Bool) {
+        let client = try await RawClient(port: node.port)
+        try await client.send(
+            Envelope(clusterID: clusterID, fromID: from, toID: 2, id: 7, fromIncarnation: incarnation, body: voteRequest(from: from)))
+        _ = try await eventually { client.frameCount >= 1 }
+        _ = try await eventually { client.isClosed }
+        let result = (try client.envelopes, client.isClosed)
+        await client.close()
+        return result
+    }
+
+    @Test func aRemovedMemberIsToldItWasRemovedAndNotHeard() async throws {
+        let node = try await node(view: MembershipView(removed: [4]))
+        let (envelopes, closed) = try await ask(node, from: 4, incarnation: 11)
+        guard case .memberRefused(let refusal)? = envelopes.first?.body else {
+            Issue.record("expected MemberRefused, got \(envelopes)")
+            return
+        }
+        #expect(refusal.removed)
+        #expect(envelopes.first?.id == 7, "as the answer to its request")
+        #expect(closed)
+        #expect(node.messages(from: 4).isEmpty)
+        #expect(node.stats.rejections("removed_member") == 1)
+        await node.stop()
+    }
+
+    @Test func aMemberOnAnotherDataDirectoryIsRefused() async throws {
+        let node = try await node(view: MembershipView(incarnations: [3: 1111]))
+        let (envelopes, closed) = try await ask(node, from: 3, incarnation: 2222)
+        guard case .memberRefused(let refusal)? = envelopes.first?.body else {
+            Issue.record("expected MemberRefused, got \(envelopes)")
+            return
+        }
+        #expect(!refusal.removed)
+        #expect(refusal.expectedIncarnation == 1111)
+        #expect(refusal.reason.contains("replace it with a new member"))
+        #expect(closed)
+        #expect(node.messages(from: 3).isEmpty)
+        #expect(node.stats.rejections("other_incarnation") == 1)
+        await node.stop()
+    }
+
+    @Test func theRecordedIncarnationAndIdsNotKnownYetAreHeard() async throws {
+        let node = try await node(view: MembershipView(removed: [4], incarnations: [3: 1111]))
+        for (from, incarnation): (UInt64, UInt64) in [(3, 1111), (9, 5)] {
+            let client = try await RawClient(port: node.port)
+            try await client.send(
+                Envelope(
+                    clusterID: clusterID, fromID: from, toID: 2, id: 1, fromIncarnation: incarnation,
+                    body: voteRequest(from: from)))
+            #expect(try await eventually { node.messages(from: from).count == 1 }, "from \(from)")
+            #expect(!client.isClosed)
+            await client.close()
+        }
+        await node.stop()
+    }
+
+    /// A node refused by a peer is told through `onRefused` (the node then stops).
+    @Test func aRefusalNoticeReachesTheRefusedNode() async throws {
+        let refusals = NIOLockedValueBox<[MemberRefused]>([])
+        var configuration = PeerTransportConfiguration(
+            selfID: 5, clusterID: clusterID, listenAddress: PeerAddress(host: loopback, port: 0), peers: [:])
+        configuration.selfIncarnation = 77
+        let refused = PeerTransport(
+            configuration: configuration, group: group, logger: quietLogger,
+            onRefused: { _, refusal in refusals.withLockedValue { $0.append(refusal) } })
+        _ = try await refused.start()
+        let peer = try await node(view: MembershipView(removed: [5]))
+        refused.updateMembership(peers: [2: peer.address], view: MembershipView())
+        refused.send(Message(from: 5, to: 2, body: voteRequest(from: 5)))
+        #expect(try await eventually { refusals.withLockedValue { $0.count } == 1 })
+        #expect(refusals.withLockedValue { $0.first?.removed } == true)
+        await refused.shutdown()
+        await peer.stop()
     }
 }
