@@ -95,7 +95,7 @@ fi
 command -v ss >/dev/null || die "ss (iproute2) is needed"
 
 if [ -f "$state/members" ]; then
-  for i in $(seq 1 "$(cat "$state/members")"); do
+  for i in $(case "$(cat "$state/members")" in ids:*) cut -d: -f2 "$state/members" ;; *) seq 1 "$(cat "$state/members")" ;; esac); do
     pidfile="$state/node$i/pid"
     if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
       die "a deploy/cluster.sh cluster is running; run 'deploy/cluster.sh down' first"
@@ -169,7 +169,7 @@ workload() {
 
 # ---------------------------------------------------------------- swift-raft
 log "starting our 3-node cluster (fresh data)"
-rm -rf "$state"/node1 "$state"/node2 "$state"/node3
+rm -rf "$state"
 cluster_started=1
 cluster_flags=(-n 3)
 [ $build -eq 0 ] && cluster_flags+=(--no-build)

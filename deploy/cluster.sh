@@ -1,19 +1,30 @@
 #!/usr/bin/env bash
-# Runs a local swift-raft cluster on loopback.
+# Runs a local swift-raft cluster on loopback, and changes its membership.
 #
 #   deploy/cluster.sh up [-n 3|5] [--no-build]
 #                                   install what is missing, build release, start the members,
-#                                   wait for a leader, print the addresses (harmless if running);
+#                                   wait for a leader, print the addresses (harmless if running;
+#                                   after 'down' it restarts the same members on their data);
 #                                   --no-build runs the binaries already in .build/release
 #   deploy/cluster.sh status        every member's role, term, leader and indices (raftctl status)
+#   deploy/cluster.sh members       the replicated configuration (raftctl member list)
+#   deploy/cluster.sh add           start a new member (next unused id) with --join, add it as a
+#                                   learner, wait until it has caught up, promote it
+#   deploy/cluster.sh remove ID     remove member ID (the leader hands over first if it is ID);
+#                                   the member stops by itself, its data is deleted
+#   deploy/cluster.sh replace ID    a new member takes ID's place: start it, add it as a learner,
+#                                   then in one joint change promote it and remove ID (the way
+#                                   back for a member whose disk was lost or wiped)
 #   deploy/cluster.sh logs [ID]     the last lines of each member's log (or one member's)
 #   deploy/cluster.sh down          stop exactly the members this script started (SIGTERM, then
 #                                   SIGKILL after 10 s)
 #
-# Data, logs and pid files live under ./.cluster/ (node<ID>/). Ports: member i listens for peers
-# on RAFT_PEER_PORT_BASE+i (default 7000+i), for clients on RAFT_CLIENT_PORT_BASE+i (default
-# 7100+i) and serves /metrics and /healthz on RAFT_METRICS_PORT_BASE+i (default 7200+i). RAFT_HEARTBEAT_MS, RAFT_ELECTION_TIMEOUT_MS, RAFT_SNAPSHOT_ENTRIES and RAFT_LOG_LEVEL
-# pass through to raft-node.
+# Data, logs and pid files live under ./.cluster/ (node<ID>/); .cluster/members lists the ids of
+# the current members, .cluster/next-id the next id to use (ids are never reused). Ports: member
+# i listens for peers on RAFT_PEER_PORT_BASE+i (default 7000+i), for clients on
+# RAFT_CLIENT_PORT_BASE+i (default 7100+i) and serves /metrics and /healthz on
+# RAFT_METRICS_PORT_BASE+i (default 7200+i), so ids stay below 100. RAFT_HEARTBEAT_MS,
+# RAFT_ELECTION_TIMEOUT_MS, RAFT_SNAPSHOT_ENTRIES and RAFT_LOG_LEVEL pass through to raft-node.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -21,31 +32,41 @@ state="$root/.cluster"
 peer_base=${RAFT_PEER_PORT_BASE:-7000}
 client_base=${RAFT_CLIENT_PORT_BASE:-7100}
 metrics_base=${RAFT_METRICS_PORT_BASE:-7200}
+bin="$root/.build/release"
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 64; }
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 64; }
 
 command=${1:-}
 [ -n "$command" ] || usage
 shift
-members=3
+size=3
+size_given=0
 build=1
 while [ $# -gt 0 ]; do
   case "$1" in
-    -n) [ $# -ge 2 ] || usage; members=$2; shift 2 ;;
-    -n*) members=${1#-n}; shift ;;
+    -n) [ $# -ge 2 ] || usage; size=$2; size_given=1; shift 2 ;;
+    -n*) size=${1#-n}; size_given=1; shift ;;
     --no-build) build=0; shift ;;
     *) break ;;
   esac
 done
 
-# The size the running cluster was started with wins over -n for everything but `up`.
-[ -f "$state/members" ] && [ "$command" != up ] && members=$(cat "$state/members")
-case "$members" in 3|5) ;; *) die "-n must be 3 or 5 (got $members)" ;; esac
-
-bin="$root/.build/release"
-endpoints() { local e=(); for i in $(seq 1 "$members"); do e+=("127.0.0.1:$((client_base + i))"); done; (IFS=,; echo "${e[*]}"); }
+# The current members, one id per line: .cluster/members holds "ids: 1 2 3 ..." (an older
+# version of this script wrote just their number).
+members() {
+  [ -f "$state/members" ] || return 0
+  local content; content=$(cat "$state/members")
+  case "$content" in
+    ids:*) for id in ${content#ids:}; do echo "$id"; done ;;
+    *) seq 1 "$content" ;;
+  esac
+}
+set_members() { echo "ids: $*" >"$state/members"; }
+endpoint() { echo "127.0.0.1:$((client_base + $1))"; }
+endpoints() { local e=(); for i in $(members); do e+=("$(endpoint "$i")"); done; (IFS=,; echo "${e[*]}"); }
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null && grep -q raft-node "/proc/$(cat "$1")/cmdline" 2>/dev/null; }
+ctl() { "$bin/raftctl" --endpoints "$(endpoints)" "$@"; }
 
 install_packages() {
   local missing=()
@@ -59,54 +80,45 @@ install_packages() {
   command -v swift >/dev/null || die "swift not found"
 }
 
-up() {
-  if [ -f "$state/members" ] && [ "$(cat "$state/members")" != "$members" ]; then
-    for i in $(seq 1 "$(cat "$state/members")"); do
-      alive "$state/node$i/pid" && die "a $(cat "$state/members")-member cluster is running; run 'down' first"
-    done
-  fi
+build_binaries() {
   install_packages
+  mkdir -p "$state"
   if [ $build -eq 1 ]; then
     echo "cluster.sh: building release (first time: a few minutes)"
-    swift build -c release --product raft-node >"$state.build.log" 2>&1 || { tail -20 "$state.build.log"; die "build failed"; }
-    swift build -c release --product raftctl >>"$state.build.log" 2>&1 || { tail -20 "$state.build.log"; die "build failed"; }
-    mkdir -p "$state"
-    mv "$state.build.log" "$state/build.log"
+    swift build -c release --product raft-node >"$state/build.log" 2>&1 || { tail -20 "$state/build.log"; die "build failed"; }
+    swift build -c release --product raftctl >>"$state/build.log" 2>&1 || { tail -20 "$state/build.log"; die "build failed"; }
   else
     [ -x "$bin/raft-node" ] && [ -x "$bin/raftctl" ] || die "--no-build: no raft-node/raftctl in $bin"
-    mkdir -p "$state"
   fi
-  echo "$members" >"$state/members"
-  local cluster=() clients=()
-  for i in $(seq 1 "$members"); do
-    cluster+=("$i=127.0.0.1:$((peer_base + i))")
-    clients+=("$i=127.0.0.1:$((client_base + i))")
-  done
-  for i in $(seq 1 "$members"); do
-    local dir="$state/node$i"
-    mkdir -p "$dir"
-    if alive "$dir/pid"; then
-      echo "cluster.sh: member $i already running (pid $(cat "$dir/pid"))"
-      continue
-    fi
-    nohup "$bin/raft-node" --id "$i" --cluster "$(IFS=,; echo "${cluster[*]}")" \
-      --client-addresses "$(IFS=,; echo "${clients[*]}")" --client-listen "127.0.0.1:$((client_base + i))" \
-      --metrics-listen "127.0.0.1:$((metrics_base + i))" \
-      --data-dir "$dir/data" >>"$dir/log" 2>&1 &
-    echo $! >"$dir/pid"
-  done
+}
+
+# start ID ARGS...: runs member ID with the given membership flags (recorded for restarts).
+start() {
+  local id=$1; shift
+  local dir="$state/node$id"
+  mkdir -p "$dir"
+  printf '%s\n' "$@" >"$dir/args"
+  if alive "$dir/pid"; then
+    echo "cluster.sh: member $id already running (pid $(cat "$dir/pid"))"
+    return 0
+  fi
+  nohup "$bin/raft-node" --id "$id" "$@" --client-listen "$(endpoint "$id")" \
+    --metrics-listen "127.0.0.1:$((metrics_base + id))" --data-dir "$dir/data" >>"$dir/log" 2>&1 &
+  echo $! >"$dir/pid"
+}
+
+# restart ID: runs member ID again with the flags it was first started with.
+restart() {
+  local id=$1 args=()
+  mapfile -t args <"$state/node$id/args"
+  start "$id" "${args[@]}"
+}
+
+wait_for_leader() {
   echo "cluster.sh: waiting for a leader"
-  local i
-  for i in $(seq 1 100); do
-    if "$bin/raftctl" --endpoints "$(endpoints)" --timeout 2 status 2>/dev/null | grep -q " leader "; then
-      "$bin/raftctl" --endpoints "$(endpoints)" status || true
-      echo
-      echo "clients:  $(endpoints)"
-      echo "metrics:  $(for j in $(seq 1 "$members"); do printf 'http://127.0.0.1:%d/metrics ' $((metrics_base + j)); done)"
-      echo "try:      $bin/raftctl --endpoints $(endpoints) put hello world"
-      return 0
-    fi
-    for j in $(seq 1 "$members"); do
+  for _ in $(seq 1 100); do
+    if ctl --timeout 2 status 2>/dev/null | grep -q " leader "; then return 0; fi
+    for j in $(members); do
       alive "$state/node$j/pid" || { tail -5 "$state/node$j/log" >&2; die "member $j exited"; }
     done
     sleep 0.3
@@ -114,11 +126,115 @@ up() {
   die "no leader after 30 s; see deploy/cluster.sh logs"
 }
 
+up() {
+  if [ -n "$(members)" ] && [ $size_given -eq 1 ] && [ "$(members | wc -l)" -ne "$size" ]; then
+    die "a cluster of $(members | wc -l) members exists in $state; 'up' restarts it (rm -rf $state to start a new one)"
+  fi
+  build_binaries
+  if [ -z "$(members)" ]; then
+    case "$size" in 3|5) ;; *) die "-n must be 3 or 5 (got $size)" ;; esac
+    local cluster=() clients=() ids=()
+    for i in $(seq 1 "$size"); do
+      cluster+=("$i=127.0.0.1:$((peer_base + i))")
+      clients+=("$i=$(endpoint "$i")")
+      ids+=("$i")
+    done
+    set_members "${ids[@]}"
+    echo $((size + 1)) >"$state/next-id"
+    for i in "${ids[@]}"; do
+      start "$i" --cluster "$(IFS=,; echo "${cluster[*]}")" --client-addresses "$(IFS=,; echo "${clients[*]}")"
+    done
+  else
+    for i in $(members); do restart "$i"; done
+  fi
+  wait_for_leader
+  ctl status || true
+  echo
+  echo "clients:  $(endpoints)"
+  echo "metrics:  $(for j in $(members); do printf 'http://127.0.0.1:%d/metrics ' $((metrics_base + j)); done)"
+  echo "try:      $bin/raftctl --endpoints $(endpoints) put hello world"
+}
+
+# new_member: starts the next unused id with --join and adds it as a learner; prints the id.
+new_member() {
+  local id; id=$(cat "$state/next-id" 2>/dev/null || echo 1)
+  [ "$id" -lt 100 ] || die "member ids reached 100: the ports of this script no longer fit"
+  echo $((id + 1)) >"$state/next-id"
+  start "$id" --join --cluster "$id=127.0.0.1:$((peer_base + id))" >&2
+  ctl member add "$id" --peer "127.0.0.1:$((peer_base + id))" --client "$(endpoint "$id")" --learner >&2 \
+    || { stop_member "$id"; die "could not add member $id"; }
+  echo "$id"
+}
+
+# retry SECONDS COMMAND...: runs COMMAND until it succeeds (a learner that has not caught up is
+# refused), at most SECONDS seconds; prints the last refusal on failure.
+retry() {
+  local seconds=$1; shift
+  local deadline=$(( $(date +%s) + seconds )) out
+  while true; do
+    if out=$("$@" 2>&1); then echo "$out"; return 0; fi
+    [ "$(date +%s)" -lt "$deadline" ] || { echo "$out" >&2; return 1; }
+    sleep 0.5
+  done
+}
+
+stop_member() {
+  local pidfile="$state/node$1/pid"
+  if alive "$pidfile"; then
+    kill -TERM "$(cat "$pidfile")" 2>/dev/null || true
+    for _ in $(seq 1 100); do alive "$pidfile" || break; sleep 0.1; done
+    alive "$pidfile" && kill -KILL "$(cat "$pidfile")"
+  fi
+  rm -f "$pidfile"
+}
+
+# retire ID: the member left the configuration; it stops by itself once the cluster has
+# committed that (else SIGTERM after 10 s); its data can never be used again.
+retire() {
+  local id=$1 pidfile="$state/node$1/pid"
+  for _ in $(seq 1 100); do alive "$pidfile" || break; sleep 0.1; done
+  stop_member "$id"
+  rm -rf "$state/node$id/data"
+  mv "$state/node$id/log" "$state/node$id/log.removed" 2>/dev/null || true
+  set_members $(members | grep -vx "$id")
+}
+
+add() {
+  [ -x "$bin/raftctl" ] || die "not built yet; run 'up' first"
+  local id; id=$(new_member)
+  echo "cluster.sh: member $id started and added as a learner; promoting it once caught up"
+  retry 120 ctl member promote "$id" >/dev/null || die "member $id did not catch up within 120 s (it stays a learner)"
+  set_members $(members) "$id"
+  echo "cluster.sh: member $id is a voter"
+  ctl member list
+}
+
+remove() {
+  local id=${1:-}
+  [ -n "$id" ] || usage
+  members | grep -qx "$id" || die "member $id is not one of this script's members ($(members | tr '\n' ' '))"
+  ctl member remove "$id"
+  retire "$id"
+  ctl member list
+}
+
+replace() {
+  local old=${1:-}
+  [ -n "$old" ] || usage
+  members | grep -qx "$old" || die "member $old is not one of this script's members ($(members | tr '\n' ' '))"
+  local id; id=$(new_member)
+  echo "cluster.sh: member $id started and added as a learner; replacing $old once it has caught up"
+  retry 120 ctl member replace "$old" "$id" >/dev/null || die "member $id did not catch up within 120 s (it stays a learner)"
+  set_members $(members) "$id"
+  retire "$old"
+  echo "cluster.sh: member $id replaced member $old"
+  ctl member list
+}
+
 down() {
   local stopped=0
-  for i in $(seq 1 "$members"); do
+  for i in $(members); do
     local pidfile="$state/node$i/pid"
-    [ -f "$pidfile" ] || continue
     if alive "$pidfile"; then
       kill -TERM "$(cat "$pidfile")"
       stopped=$((stopped + 1))
@@ -126,11 +242,11 @@ down() {
   done
   for _ in $(seq 1 100); do
     local running=0
-    for i in $(seq 1 "$members"); do alive "$state/node$i/pid" && running=1; done
+    for i in $(members); do alive "$state/node$i/pid" && running=1; done
     [ $running -eq 0 ] && break
     sleep 0.1
   done
-  for i in $(seq 1 "$members"); do
+  for i in $(members); do
     local pidfile="$state/node$i/pid"
     if alive "$pidfile"; then
       echo "cluster.sh: member $i ignored SIGTERM; killing it" >&2
@@ -138,19 +254,24 @@ down() {
     fi
     rm -f "$pidfile"
   done
-  rm -f "$state/members"
-  echo "cluster.sh: stopped $stopped member(s); data kept in $state"
+  echo "cluster.sh: stopped $stopped member(s); data kept in $state ('up' restarts them, rm -rf $state starts afresh)"
 }
 
 case "$command" in
   up) up ;;
   down) down ;;
+  add) add ;;
+  remove) remove "$@" ;;
+  replace) replace "$@" ;;
   status)
     [ -x "$bin/raftctl" ] || die "not built yet; run 'up' first"
-    "$bin/raftctl" --endpoints "$(endpoints)" --timeout 3 status ;;
+    ctl --timeout 3 status ;;
+  members)
+    [ -x "$bin/raftctl" ] || die "not built yet; run 'up' first"
+    ctl --timeout 3 member list ;;
   logs)
     if [ $# -gt 0 ]; then tail -n 50 "$state/node$1/log"; else
-      for i in $(seq 1 "$members"); do echo "== member $i"; tail -n 20 "$state/node$i/log" 2>/dev/null || true; done
+      for i in $(members); do echo "== member $i"; tail -n 20 "$state/node$i/log" 2>/dev/null || true; done
     fi ;;
   *) usage ;;
 esac

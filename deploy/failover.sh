@@ -14,10 +14,10 @@ kills=${1:-10}
 case "$kills" in ''|*[!0-9]*) echo "failover.sh: KILLS must be a whole number" >&2; exit 64;; esac
 state="$root/.cluster"
 [ -f "$state/members" ] || { echo "failover.sh: no cluster; run deploy/cluster.sh up" >&2; exit 1; }
-members=$(cat "$state/members")
+ids=$(case "$(cat "$state/members")" in ids:*) echo "$(cat "$state/members" | cut -d: -f2)" ;; *) seq 1 "$(cat "$state/members")" ;; esac)
 client_base=${RAFT_CLIENT_PORT_BASE:-7100}
 ctl="$root/.build/release/raftctl"
-endpoints=$(for i in $(seq 1 "$members"); do printf '127.0.0.1:%d,' $((client_base + i)); done)
+endpoints=$(for i in $ids; do printf '127.0.0.1:%d,' $((client_base + i)); done)
 endpoints=${endpoints%,}
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
@@ -35,7 +35,7 @@ for k in $(seq 1 "$kills"); do
   took=$(( $(ms) - t0 ))
   times+=("$took")
   echo "kill $k: leader $id, next write committed after ${took} ms"
-  deploy/cluster.sh up -n "$members" >/dev/null
+  deploy/cluster.sh up --no-build >/dev/null
   # Let the restarted member catch up before the next kill.
   for _ in $(seq 1 100); do
     "$ctl" --endpoints "127.0.0.1:$((client_base + id))" get --serializable "failover-$k" >/dev/null 2>&1 && break

@@ -63,7 +63,7 @@ func httpGet(port: Int, path: String) throws -> (status: Int, body: String) {
 
 extension ProcessCluster {
     func metrics(_ id: Int) throws -> MetricsPage {
-        let (status, body) = try httpGet(port: metricsPorts[id - 1], path: "/metrics")
+        let (status, body) = try httpGet(port: ports[id]!.metrics, path: "/metrics")
         guard status == 200 else { throw ClusterFailure(description: "/metrics of member \(id) answered \(status)") }
         return MetricsPage(text: body)
     }

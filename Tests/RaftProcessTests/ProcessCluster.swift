@@ -14,17 +14,21 @@ struct ClusterFailure: Error, CustomStringConvertible {
 
 /// Real `raft-node` processes on loopback, each with its own data directory, log file and
 /// pid; optionally every peer link through a `LinkProxy` so that tests can partition the
-/// network. Every wait is bounded; `shutdown()` kills whatever is left.
+/// network. Members `1...size` bootstrap the cluster; `addMember()` starts more with `--join`.
+/// Every wait is bounded; `shutdown()` kills whatever is left.
 final class ProcessCluster: @unchecked Sendable {
     // @unchecked: used from one test task at a time; Process is not Sendable.
     let size: Int
     let root: URL
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    let peerPorts: [Int]
-    let clientPorts: [Int]
-    let metricsPorts: [Int]
+    /// Ports of every member ever started, by id.
+    private(set) var ports: [Int: (peer: Int, client: Int, metrics: Int)] = [:]
+    /// The members this cluster runs or has run and not removed: `1...size`, then added ones.
+    private(set) var members: [Int]
     let snapshotEntries: Int
     private(set) var processes: [Int: Process] = [:]
+    /// Processes that exited by themselves (a removed or refused member), by id.
+    private(set) var exited: [Int: Process] = [:]
     /// proxies[from][to]: the link from member `from` to member `to` (1-based ids).
     private(set) var proxies: [Int: [Int: LinkProxy]] = [:]
 
@@ -38,9 +42,9 @@ final class ProcessCluster: @unchecked Sendable {
         self.snapshotEntries = snapshotEntries
         root = FileManager.default.temporaryDirectory.appendingPathComponent("raft-process-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        peerPorts = try Self.freePorts(size)
-        clientPorts = try Self.freePorts(size)
-        metricsPorts = try Self.freePorts(size)
+        let free = try Self.freePorts(3 * size)
+        for id in 1...size { ports[id] = (free[id - 1], free[size + id - 1], free[2 * size + id - 1]) }
+        members = Array(1...size)
         if proxied {
             for from in 1...size {
                 for to in 1...size where to != from {
@@ -59,8 +63,14 @@ final class ProcessCluster: @unchecked Sendable {
         }
     }
 
-    var endpoints: [String] { clientPorts.map { "127.0.0.1:\($0)" } }
-    func endpoint(_ id: Int) -> String { endpoints[id - 1] }
+    /// The initial members' ports, in id order.
+    var peerPorts: [Int] { (1...size).map { ports[$0]!.peer } }
+    var clientPorts: [Int] { (1...size).map { ports[$0]!.client } }
+    var metricsPorts: [Int] { (1...size).map { ports[$0]!.metrics } }
+
+    /// The client endpoints of the current members.
+    var endpoints: [String] { members.map(endpoint) }
+    func endpoint(_ id: Int) -> String { "127.0.0.1:\(ports[id]!.client)" }
     func logFile(_ id: Int) -> URL { root.appendingPathComponent("node\(id).log") }
 
     /// Ports the kernel handed out just now (bound, then released).
@@ -88,25 +98,30 @@ final class ProcessCluster: @unchecked Sendable {
         return ports
     }
 
-    /// The --cluster value member `id` gets: its own real address, the others through proxies.
-    private func clusterFlag(for id: Int) -> String {
-        (1...size).map { member in
-            let port = member == id ? peerPorts[member - 1] : (proxies[id]?[member]?.port ?? peerPorts[member - 1])
+    /// The --cluster value member `id` gets: its own real address, the others through proxies;
+    /// a member added later names only itself (it joins).
+    private func clusterFlag(for id: Int) -> [String] {
+        guard id <= size else { return ["--join", "--cluster", "\(id)=127.0.0.1:\(ports[id]!.peer)"] }
+        let value = (1...size).map { member in
+            let port = member == id ? ports[member]!.peer : (proxies[id]?[member]?.port ?? ports[member]!.peer)
             return "\(member)=127.0.0.1:\(port)"
         }.joined(separator: ",")
+        return ["--cluster", value, "--client-addresses", (1...size).map { "\($0)=\(endpoint($0))" }.joined(separator: ",")]
     }
+
+    func dataDirectory(_ id: Int) -> URL { root.appendingPathComponent("data\(id)") }
 
     func start(_ id: Int) throws {
         let process = Process()
         process.executableURL = Self.binaries.appendingPathComponent("raft-node")
-        process.arguments = [
-            "--id", "\(id)", "--cluster", clusterFlag(for: id), "--cluster-id", "process-test",
-            "--client-listen", endpoint(id), "--metrics-listen", "127.0.0.1:\(metricsPorts[id - 1])",
-            "--client-addresses", (1...size).map { "\($0)=\(endpoint($0))" }.joined(separator: ","),
-            "--data-dir", root.appendingPathComponent("data\(id)").path,
-            "--election-timeout-ms", "300", "--heartbeat-ms", "50",
-            "--snapshot-entries", "\(snapshotEntries)", "--log-level", "info",
-        ]
+        process.arguments =
+            ["--id", "\(id)"] + clusterFlag(for: id) + [
+                "--cluster-id", "process-test",
+                "--client-listen", endpoint(id), "--metrics-listen", "127.0.0.1:\(ports[id]!.metrics)",
+                "--data-dir", dataDirectory(id).path,
+                "--election-timeout-ms", "300", "--heartbeat-ms", "50",
+                "--snapshot-entries", "\(snapshotEntries)", "--log-level", "info",
+            ]
         if !FileManager.default.fileExists(atPath: logFile(id).path) {
             _ = FileManager.default.createFile(atPath: logFile(id).path, contents: nil)
         }
@@ -116,6 +131,46 @@ final class ProcessCluster: @unchecked Sendable {
         process.standardError = log
         try process.run()
         processes[id] = process
+    }
+
+    /// Starts a new member (the next unused id) with `--join`, on fresh ports; it waits for the
+    /// leader until the configuration includes it. Returns its id.
+    func startNewMember() throws -> Int {
+        let id = (ports.keys.max() ?? 0) + 1
+        let free = try Self.freePorts(3)
+        ports[id] = (free[0], free[1], free[2])
+        members.append(id)
+        try start(id)
+        return id
+    }
+
+    /// The member record to add `id` with.
+    func record(_ id: Int, learner: Bool = true) -> Member {
+        Member(
+            id: UInt64(id), peerAddress: "127.0.0.1:\(ports[id]!.peer)", clientAddress: endpoint(id), learner: learner)
+    }
+
+    /// Forgets `id` as a member (it was removed): its process is expected to exit by itself.
+    func forget(_ id: Int) {
+        members.removeAll { $0 == id }
+    }
+
+    /// Waits (bounded) for member `id` to exit by itself; returns its exit status.
+    func waitForExit(_ id: Int, seconds: Double = 15) async throws -> Int32 {
+        guard let process = processes[id] ?? exited[id] else { throw ClusterFailure(description: "member \(id) was never started") }
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(25)) }
+        guard !process.isRunning else {
+            throw ClusterFailure(description: "member \(id) still runs after \(seconds) s\n\(tails())")
+        }
+        processes[id] = nil
+        exited[id] = process
+        return process.terminationStatus
+    }
+
+    /// Deletes member `id`'s data directory (it must not be running): a lost disk.
+    func wipe(_ id: Int) throws {
+        try FileManager.default.removeItem(at: dataDirectory(id))
     }
 
     func kill9(_ id: Int) {
@@ -180,7 +235,7 @@ final class ProcessCluster: @unchecked Sendable {
 
     /// The last lines of every member's log, for failure messages.
     func tails(lines: Int = 8) -> String {
-        (1...size).map { id in
+        ports.keys.sorted().map { id in
             let text = (try? String(contentsOf: logFile(id), encoding: .utf8)) ?? ""
             return "--- node \(id)\n" + text.split(separator: "\n").suffix(lines).joined(separator: "\n")
         }.joined(separator: "\n")
