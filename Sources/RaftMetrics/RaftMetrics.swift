@@ -111,7 +111,7 @@ public final class RaftMetrics: Sendable {
             descriptor: name("commit_lag_entries", "", "Leader's commit index as last heard minus this node's (0 on the leader)."))
         applyLag = r.makeGauge(descriptor: name("apply_lag_entries", "", "Commit index minus applied index."))
         func perRPC<T>(_ make: (RPCKind) -> T) -> [RPCKind: T] {
-            Dictionary(uniqueKeysWithValues: RPCKind.allCases.map { ($0, make($0)) })
+            Dictionary(uniqueKeysWithValues: RPCKind.allCases.filter { $0 != .memberRefused }.map { ($0, make($0)) })
         }
         rpcReceived = perRPC { rpc in
             r.makeCounter(descriptor: name("rpc_received", "total", "RPC requests received."), labels: [("rpc", rpc.rawValue)])
@@ -189,7 +189,7 @@ public final class RaftMetrics: Sendable {
 
     private static func makeFamilies(registry r: PrometheusCollectorRegistry, label: String) -> PeerFamilies {
         func perRPC(_ make: (RPCKind) -> Counter) -> [RPCKind: Counter] {
-            Dictionary(uniqueKeysWithValues: RPCKind.allCases.map { ($0, make($0)) })
+            Dictionary(uniqueKeysWithValues: RPCKind.allCases.filter { $0 != .memberRefused }.map { ($0, make($0)) })
         }
         return PeerFamilies(
             rpcSent: perRPC { rpc in

@@ -94,6 +94,31 @@ import Testing
         await cluster.shutdown()
     }
 
+    /// The configuration on the page: voters and learners, a learner's lag on the leader (what
+    /// the RaftLearnerBehind alert watches), changes applied on every member.
+    @Test func theConfigurationAndALearnersLagAreOnThePage() async throws {
+        let cluster = try await ProcessCluster()
+        let client = cluster.client()
+        let leader = try await cluster.leader()
+        for i in 0..<10 { #expect(try await client.put(k("k\(i)"), k("v")).status == .ok) }
+        let before = try cluster.metrics(leader).sum("raft_config_changes_applied_total")
+        // A learner that never starts: it stays behind.
+        let added = try await client.membership(.memberAdd(Member(id: 9, peerAddress: "127.0.0.1:1", learner: true)))
+        #expect(added.status == .ok)
+        try await cluster.waitUntil("every member applied the change") {
+            try (1...3).allSatisfy { try cluster.metrics($0)["raft_config_learners"] == 1 }
+        }
+        let page = try cluster.metrics(leader)
+        #expect(page["raft_config_voters"] == 3)
+        #expect(page["raft_config_joint"] == 0)
+        #expect(page["raft_is_learner"] == 0)
+        #expect(page.sum("raft_config_changes_applied_total") > before)
+        #expect(page[#"raft_learner_lag_entries{peer="9"}"#] ?? 0 > 0, "the leader sees how far the learner is behind")
+        #expect(page[#"raft_follower_lag_entries{peer="9"}"#] == nil, "a learner's lag is not a follower's")
+        await client.close()
+        await cluster.shutdown()
+    }
+
     @Test func badFramesOnEitherPortAreCounted() async throws {
         let cluster = try await ProcessCluster()
         _ = try await cluster.leader()
