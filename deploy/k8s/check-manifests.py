@@ -108,11 +108,16 @@ for e in container["env"]:
 data_mount = next(m["mountPath"] for m in container["volumeMounts"] if m["name"] in claims)
 check(env["RAFT_DATA_DIR"].startswith(data_mount + "/"), "RAFT_DATA_DIR is not on the data volume")
 for var, port in (("RAFT_CLUSTER", "peer"), ("RAFT_CLIENT_ADDRESSES", "client")):
+    # The first members: ids 1..n for the first n ordinals; replicas may be more (members
+    # added later join), never fewer.
     members = dict(m.split("=", 1) for m in env[var].split(","))
-    check(sorted(map(int, members)) == list(range(1, spec["replicas"] + 1)), f"{var} ids != 1..replicas")
+    check(sorted(map(int, members)) == list(range(1, len(members) + 1)), f"{var} ids are not 1..n")
+    check(spec["replicas"] >= len(members), f"replicas {spec['replicas']} < the {len(members)} members of {var}")
     for i, address in members.items():
         want = f"{sts['metadata']['name']}-{int(i) - 1}.{spec['serviceName']}.$(POD_NAMESPACE).svc:{ports[port]}"
         check(address == want, f"{var} member {i}: {address}, expected {want}")
+check(env.get("RAFT_PEER_DOMAIN") == f"{spec['serviceName']}.$(POD_NAMESPACE).svc",
+      f"RAFT_PEER_DOMAIN must be the peer Service's domain {spec['serviceName']}.$(POD_NAMESPACE).svc")
 for var in ("RAFT_CLIENT_LISTEN", "RAFT_METRICS_LISTEN"):
     want = "client" if var == "RAFT_CLIENT_LISTEN" else "metrics"
     check(env[var] == f"0.0.0.0:{ports[want]}", f"{var} must listen on 0.0.0.0:{ports[want]}")
