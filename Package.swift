@@ -115,7 +115,7 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]),
 
-        // The metrics page (DESIGN §4): a Prometheus registry fed by the node and the transport,
+        // The metrics page (README, "Metrics"): a Prometheus registry fed by the node and the transport,
         // served over HTTP with /healthz.
         .target(
             name: "RaftMetrics",
@@ -129,7 +129,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
 
-        // raft-node: one cluster member (flags of DESIGN §3, graceful shutdown on SIGTERM).
+        // raft-node: one cluster member (flags in README, "Running a member"; graceful shutdown on SIGTERM).
         .executableTarget(
             name: "RaftNodeCommand",
             dependencies: [

@@ -8,8 +8,11 @@
 #                                   --no-build runs the binaries already in .build/release
 #   deploy/cluster.sh status        every member's role, term, leader and indices (raftctl status)
 #   deploy/cluster.sh members       the replicated configuration (raftctl member list)
-#   deploy/cluster.sh add           start a new member (next unused id) with --join, add it as a
-#                                   learner, wait until it has caught up, promote it
+#   deploy/cluster.sh add [--learner]
+#                                   start a new member (next unused id) with --join, add it as a
+#                                   learner, wait until it has caught up, promote it (--learner:
+#                                   stop after adding it as a learner; 'promote ID' later)
+#   deploy/cluster.sh promote ID    promote learner ID once it has caught up
 #   deploy/cluster.sh remove ID     remove member ID (the leader hands over first if it is ID);
 #                                   the member stops by itself, its data is deleted
 #   deploy/cluster.sh replace ID    a new member takes ID's place: start it, add it as a learner,
@@ -202,9 +205,20 @@ retire() {
 add() {
   [ -x "$bin/raftctl" ] || die "not built yet; run 'up' first"
   local id; id=$(new_member)
-  echo "cluster.sh: member $id started and added as a learner; promoting it once caught up"
-  retry 120 ctl member promote "$id" >/dev/null || die "member $id did not catch up within 120 s (it stays a learner)"
   set_members $(members) "$id"
+  if [ "${1:-}" = "--learner" ]; then
+    echo "cluster.sh: member $id started and added as a learner"
+    return 0
+  fi
+  echo "cluster.sh: member $id started and added as a learner; promoting it once caught up"
+  promote "$id"
+}
+
+promote() {
+  local id=${1:-}
+  [ -n "$id" ] || usage
+  retry "${RAFT_CATCH_UP_SECONDS:-120}" ctl member promote "$id" >/dev/null \
+    || die "member $id did not catch up within ${RAFT_CATCH_UP_SECONDS:-120} s (it stays a learner)"
   echo "cluster.sh: member $id is a voter"
   ctl member list
 }
@@ -224,8 +238,9 @@ replace() {
   members | grep -qx "$old" || die "member $old is not one of this script's members ($(members | tr '\n' ' '))"
   local id; id=$(new_member)
   echo "cluster.sh: member $id started and added as a learner; replacing $old once it has caught up"
-  retry 120 ctl member replace "$old" "$id" >/dev/null || die "member $id did not catch up within 120 s (it stays a learner)"
   set_members $(members) "$id"
+  retry "${RAFT_CATCH_UP_SECONDS:-120}" ctl member replace "$old" "$id" >/dev/null \
+    || die "member $id did not catch up within ${RAFT_CATCH_UP_SECONDS:-120} s (it stays a learner)"
   retire "$old"
   echo "cluster.sh: member $id replaced member $old"
   ctl member list
@@ -260,7 +275,8 @@ down() {
 case "$command" in
   up) up ;;
   down) down ;;
-  add) add ;;
+  add) add "$@" ;;
+  promote) promote "$@" ;;
   remove) remove "$@" ;;
   replace) replace "$@" ;;
   status)

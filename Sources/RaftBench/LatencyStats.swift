@@ -37,6 +37,10 @@ struct BenchSummary: Sendable {
     var p999: UInt32
     var max: UInt32
     var mean: Double
+    /// The longest time no operation completed, and when it ended (seconds into the measured
+    /// window).
+    var longestGapMicroseconds: UInt64 = 0
+    var longestGapEndedAtSeconds: Double = 0
 
     init(target: String, clients: Int, pipeline: Int, readRatio: Double, valueSize: Int, stats: LatencyStats, seconds: Double) {
         let sorted = stats.samples.sorted()
@@ -62,13 +66,15 @@ struct BenchSummary: Sendable {
         target \(target): \(clients) client(s) x pipeline \(pipeline), read ratio \(formatted(readRatio)), \(valueSize)-byte values
           \(ops) ops in \(formatted(seconds)) s = \(Int(opsPerSecond.rounded())) ops/s, \(errors) error(s)
           latency us: p50 \(p50)  p99 \(p99)  p999 \(p999)  max \(max)  mean \(Int(mean.rounded()))
+          longest gap between completions: \(longestGapMicroseconds / 1000) ms, ending \(formatted(longestGapEndedAtSeconds)) s in
         """
     }
 
     var resultLine: String {
         "RESULT target=\(target) clients=\(clients) pipeline=\(pipeline) read_ratio=\(formatted(readRatio)) value_size=\(valueSize) "
             + "ops=\(ops) seconds=\(formatted(seconds)) ops_per_s=\(Int(opsPerSecond.rounded())) "
-            + "p50_us=\(p50) p99_us=\(p99) p999_us=\(p999) max_us=\(max) mean_us=\(Int(mean.rounded())) errors=\(errors)"
+            + "p50_us=\(p50) p99_us=\(p99) p999_us=\(p999) max_us=\(max) mean_us=\(Int(mean.rounded())) "
+            + "max_gap_us=\(longestGapMicroseconds) max_gap_at_s=\(formatted(longestGapEndedAtSeconds)) errors=\(errors)"
     }
 
     private func formatted(_ x: Double) -> String {

@@ -8,6 +8,7 @@ struct LoadRun: Sendable {
     let pipeline: Int
     let valueSize: Int
     let keys: Int
+    let sequentialKeys: Bool
     let readRatio: Double
     let warmup: Double
     let duration: Double
@@ -22,6 +23,14 @@ struct LoadRun: Sendable {
             var ticketsLeft: Int
             var printedErrors = 0
             var finishedAt: UInt64 = 0
+            /// The longest time between two successive completions (of any worker) in the
+            /// measured window: how long the cluster answered nothing (a leader change, a
+            /// membership change), and when it ended.
+            var longestGap: UInt64 = 0
+            var longestGapEndedAt: UInt64 = 0
+            var lastCompletion: UInt64 = 0
+            /// The next key of `--sequential-keys`.
+            var nextKey = 0
         }
         let state: NIOLockedValueBox<State>
         init(tickets: Int) { state = NIOLockedValueBox(State(ticketsLeft: tickets)) }
@@ -55,7 +64,7 @@ struct LoadRun: Sendable {
         } : nil
 
         let workload = Workload(
-            keys: keyBytes, payload: payload, readRatio: readRatio, measureStart: measureStart,
+            keys: keyBytes, sequentialKeys: sequentialKeys, payload: payload, readRatio: readRatio, measureStart: measureStart,
             measureEnd: measureEnd, countMode: countMode, shared: shared)
         let loopSessions = sessions.compactMap { $0 as? any LoopDrivenSession }
         let stats: LatencyStats
@@ -77,9 +86,21 @@ struct LoadRun: Sendable {
         reporter?.cancel()
         let end = countMode ? shared.state.withLockedValue { $0.finishedAt } : measureEnd
         let seconds = end > measureStart ? Double(end - measureStart) / 1e9 : 0
-        return BenchSummary(
+        var summary = BenchSummary(
             target: target, clients: sessions.count, pipeline: pipeline, readRatio: readRatio, valueSize: valueSize,
             stats: stats, seconds: seconds)
+        shared.state.withLockedValue { state in
+            // A gap still open at the end counts too.
+            let last = max(state.lastCompletion, measureStart)
+            if end > last && end - last > state.longestGap {
+                state.longestGap = end - last
+                state.longestGapEndedAt = end
+            }
+            summary.longestGapMicroseconds = state.longestGap / 1000
+            summary.longestGapEndedAtSeconds =
+                state.longestGap == 0 ? 0 : Double(state.longestGapEndedAt - measureStart) / 1e9
+        }
+        return summary
     }
 
     /// Workers as tasks awaiting each operation (sessions without a loop-driven path).
@@ -119,6 +140,7 @@ struct LoadRun: Sendable {
 /// What every worker of a run draws from and reports to.
 struct Workload: Sendable {
     let keys: [[UInt8]]
+    let sequentialKeys: Bool
     let payload: [UInt8]
     let readRatio: Double
     let measureStart: UInt64
@@ -144,19 +166,34 @@ struct Workload: Sendable {
 
     /// A random key; a read with probability `readRatio`, else a put of the payload.
     func nextOperation(using rng: inout some RandomNumberGenerator) -> BenchOperation {
-        let key = keys[Int(rng.next() % UInt64(keys.count))]
+        let index =
+            sequentialKeys
+            ? shared.state.withLockedValue { state in
+                defer { state.nextKey += 1 }
+                return state.nextKey % keys.count
+            } : Int(rng.next() % UInt64(keys.count))
+        let key = keys[index]
         let isRead = readRatio > 0 && (readRatio >= 1 || Double(rng.next() % 1_000_000) < readRatio * 1_000_000)
         return isRead ? .get(key: key) : .put(key: key, value: payload)
     }
 
     func succeeded(startedAt started: UInt64, measured: Bool, stats: inout LatencyStats) {
         let finished = monotonicNanoseconds()
+        let inWindow = finished >= measureStart && finished <= measureEnd
         if measured && finished <= measureEnd {
             stats.record(microseconds: (finished - started) / 1000)
         }
         shared.state.withLockedValue {
             $0.completed += 1
             if finished > $0.finishedAt { $0.finishedAt = finished }
+            if inWindow {
+                let previous = max($0.lastCompletion, measureStart)
+                if finished > previous && finished - previous > $0.longestGap {
+                    $0.longestGap = finished - previous
+                    $0.longestGapEndedAt = finished
+                }
+                $0.lastCompletion = max($0.lastCompletion, finished)
+            }
         }
     }
 

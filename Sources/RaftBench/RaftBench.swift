@@ -8,7 +8,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
-/// `raft-bench`: a load generator for the client port of swift-raft (DESIGN §3), which can drive
+/// `raft-bench`: a load generator for the client port of swift-raft (proto/kv.proto), which can drive
 /// etcd's v3 JSON gateway the same way so one tool measures both systems (issue 7).
 @main
 struct RaftBench: AsyncParsableCommand {
@@ -49,6 +49,9 @@ struct RaftBench: AsyncParsableCommand {
 
     @Option(help: "Number of distinct keys (chosen uniformly at random).")
     var keys: Int = 1000
+
+    @Flag(help: "Write the keys in order (key i for the i-th operation, modulo --keys) instead of at random: with --count equal to --keys, every key once (to fill a cluster with state).")
+    var sequentialKeys = false
 
     @Option(help: "Seconds to measure (after the warmup); ignored with --count.")
     var duration: Double = 10
@@ -107,7 +110,8 @@ struct RaftBench: AsyncParsableCommand {
             throw error
         }
         let summary = await LoadRun(
-            sessions: sessions, pipeline: pipeline, valueSize: valueSize, keys: keys, readRatio: readRatio,
+            sessions: sessions, pipeline: pipeline, valueSize: valueSize, keys: keys, sequentialKeys: sequentialKeys,
+            readRatio: readRatio,
             warmup: warmup, duration: duration, count: count, progress: !quiet && (count != nil || duration > 3)
         ).run(target: target.rawValue)
         for session in sessions { await session.close() }

@@ -334,7 +334,7 @@ final class Raft {
                 // answers (a refusal at its own, lower term, which the candidate discards or
                 // counts as a lost vote): every request gets exactly one response, in order,
                 // which is what lets the transport send each response back on its request's
-                // connection with the request's id (DESIGN §2).
+                // connection with the request's id (proto/raft.proto, `Envelope`).
                 let inLease = config.checkQuorum && lead != 0 && electionElapsed < electionTimeout
                 if inLease && !request.leadershipTransfer {
                     send(.requestVoteResponse(RequestVoteResponse(term: term, voteGranted: false, preVote: request.preVote)), to: m.from)

@@ -1,7 +1,7 @@
 import NIOCore
 
 /// Requests written on one outbound connection and not yet answered, by envelope id: to pair
-/// responses (which may come in any order, DESIGN §2 pipelining), to measure request-to-response
+/// responses (which may come in any order: pipelining, proto/raft.proto), to measure request-to-response
 /// latency and to expire requests that get no answer.
 ///
 /// Ids are assigned in write order and every request gets the same timeout, so deadlines grow

@@ -4,8 +4,8 @@ import NIOCore
 import RaftCore
 import RaftMessages
 
-/// Sends each response back where its request came from (DESIGN §2: "A response travels back on
-/// the connection its request came in on, with the same `id`").
+/// Sends each response back where its request came from: on the connection its request came in
+/// on, with the request's envelope id (proto/raft.proto).
 ///
 /// The core sees Raft messages as one-way; it does not know envelope ids or connections. So for
 /// each request delivered to the node, the router remembers (connection, envelope id, RPC kind)

@@ -128,7 +128,7 @@ public enum RPCFailure: String, Sendable, Hashable, CaseIterable {
 }
 
 /// What the transport reports about its work; the metrics target implements this for the
-/// Prometheus families of DESIGN §4 (`raft_peer_bytes_*`, `raft_malformed_frames_total`,
+/// Prometheus families of the metrics page (README, "Metrics") (`raft_peer_bytes_*`, `raft_malformed_frames_total`,
 /// `raft_rpc_failures_total`, `raft_rpc_duration_seconds`, ...).
 ///
 /// Implementers' notes: methods are called on NIO event loops and on the thread that calls

@@ -1,6 +1,6 @@
 import NIOCore
 
-/// The default largest frame a receiver accepts (DESIGN §2): 16 MiB.
+/// The default largest frame a receiver accepts (proto/raft.proto, framing): 16 MiB.
 public let defaultMaximumFrameLength: UInt32 = 16 * 1024 * 1024
 
 /// Splits a byte stream into frames: a 4-byte big-endian length N, then N

@@ -6,7 +6,7 @@ import RaftTransport
 import RaftWire
 import Testing
 
-/// Bad input on the peer port (DESIGN §2, issue 5 "Bad input"): the offending connection is
+/// Bad input on the peer port (proto/raft.proto, framing and `Envelope`): the offending connection is
 /// closed, a counter goes up, and the node keeps serving everyone else.
 @Suite("Bad input on the peer port")
 struct BadInputTests {

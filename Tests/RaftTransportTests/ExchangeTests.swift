@@ -5,7 +5,7 @@ import RaftTransport
 import RaftWire
 import Testing
 
-/// Requests and responses between real transports on loopback (DESIGN §2).
+/// Requests and responses between real transports on loopback (proto/raft.proto).
 @Suite("Request and response exchange")
 struct ExchangeTests {
     /// Three nodes, each sending every other one a RequestVote and an AppendEntries and answering
@@ -67,7 +67,7 @@ struct ExchangeTests {
         for node in nodes { await node.stop() }
     }
 
-    /// DESIGN §2: "A response travels back on the connection its request came in on, with the
+    /// proto/raft.proto: "A response travels back on the connection its request came in on, with the
     /// same `id`" — checked with a hand-written client.
     @Test func rawClientGetsTheResponseWithTheRequestID() async throws {
         let node = TestNode.make(
@@ -120,7 +120,7 @@ struct ExchangeTests {
         await node.stop()
     }
 
-    /// Responses on an outbound connection may come back in any order (DESIGN §2): the
+    /// Responses on an outbound connection may come back in any order (proto/raft.proto): the
     /// transport pairs them by id.
     @Test func outOfOrderResponsesArePairedByID() async throws {
         let peer = try await RawServer(mode: .reading)
