@@ -53,6 +53,7 @@ extension Raft {
         appendEntries([LogEntry(index: 0, term: 0, type: .config, data: data)])
         pendingConfIndex = log.lastIndex
         pendingConfIsAutomatic = automatic
+        pendingConfRemovesLeader = !JointConfig(incoming: next.voterIDs, outgoing: next.outgoingVoterIDs).contains(id)
         pendingBroadcast = true
         return log.lastIndex
     }
@@ -142,8 +143,9 @@ extension Raft {
 
     // MARK: A leader that is no longer a voter
 
-    /// The leader applied a change that removed it from the voters. It does not step down at
-    /// once: with apply-time configurations, a voter that has not learnt the change is committed
+    /// The leader applied a change that removed it from the voters (it appended nothing after
+    /// the change: see `pendingConfRemovesLeader`, so every entry of its log is committed and a
+    /// voter that has the change has its whole log). It does not step down at once: with apply-time configurations, a voter that has not learnt the change is committed
     /// still counts this leader in its quorum (a two-voter cluster would be stuck without it). It
     /// leads on — managing a cluster that does not include it, as thesis §4.2.2 describes —
     /// accepting no proposals, until a voter whose log matches its own has answered a heartbeat

@@ -46,6 +46,9 @@ final class Raft {
     /// Leader only: the pending change was proposed by the leader itself (leaving a joint
     /// configuration, recording a member's address), not by an operator.
     var pendingConfIsAutomatic = false
+    /// Leader only: the pending change takes this leader out of the voters. It appends nothing
+    /// more until it is applied, so that its log ends with the change (see `beginRetiring`).
+    var pendingConfRemovesLeader = false
     /// Leader only: the voter leadership is being handed to (thesis §3.10), 0 for none.
     var leadTransferee: UInt64 = 0
     /// Ticks since start, to tell which peers were heard from recently.
@@ -197,6 +200,7 @@ final class Raft {
         // no new change until everything in its log at election is applied (etcd's rule).
         pendingConfIndex = log.lastIndex
         pendingConfIsAutomatic = true
+        pendingConfRemovesLeader = false
         if config.noopOnElection {
             appendEntries([LogEntry(index: 0, term: 0, type: .noop)])
         }
@@ -458,7 +462,9 @@ final class Raft {
         guard role == .leader else { throw RaftError.notLeader(leaderID: lead) }
         // Thesis §3.10: while handing leadership over (or leaving, removed), new entries would
         // only delay the target's catching up; the client retries with the new leader.
-        guard leadTransferee == 0 && retiringAt == 0 else { throw RaftError.proposalDropped }
+        guard leadTransferee == 0 && retiringAt == 0 && !(pendingConfRemovesLeader && pendingConfIndex > log.applied) else {
+            throw RaftError.proposalDropped
+        }
         appendEntries([LogEntry(index: 0, term: 0, type: .normal, data: data)])
         pendingBroadcast = true
         return log.lastIndex

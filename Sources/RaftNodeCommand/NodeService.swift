@@ -224,7 +224,7 @@ struct MemberObserver: RaftNodeObserver {
                 logger.warning("member \(member.id) has no usable peer address ('\(member.peerAddress)'); cannot reach it")
             }
         }
-        transport.updateMembership(peers: peers, view: MembershipView(configuration))
+        transport.updateMembership(peers: peers, view: MembershipView(configuration, selfID: selfID))
     }
 }
 

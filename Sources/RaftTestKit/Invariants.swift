@@ -7,8 +7,10 @@ struct Invariants {
     var leaderOfTerm: [UInt64: Int] = [:]
     /// Log Matching: every (index, term) ever persisted, with its command and previous term.
     var entries: [EntryKey: (data: [UInt8], prevTerm: UInt64?)] = [:]
-    /// State Machine Safety / Leader Completeness: the command applied at each index.
-    var committed: [UInt64: [UInt8]] = [:]
+    /// State Machine Safety / Leader Completeness: the command applied at each index, and the
+    /// term of the server that applied it first — the entry was committed in that term or
+    /// earlier.
+    var committed: [UInt64: (data: [UInt8], term: UInt64)] = [:]
 
     struct EntryKey: Hashable {
         let index: UInt64
@@ -20,7 +22,9 @@ extension SimCluster {
     /// Election Safety ("at most one leader can be elected in a given term") and Leader
     /// Completeness ("if a log entry is committed in a given term, then that entry will be
     /// present in the logs of the leaders for all higher-numbered terms"), checked whenever a
-    /// leader is seen for the first time.
+    /// leader is seen for the first time. A leader of a lower term may still appear late (its
+    /// votes were granted before the higher term began); only entries known committed in a
+    /// lower term than the leader's are required of it.
     func checkLeaders() {
         for i in 0..<n {
             guard let server = servers[i], server.node.isLeader else { continue }
@@ -33,7 +37,8 @@ extension SimCluster {
             let storage = server.storage
             let snapshotIndex = (try? storage.snapshot().metadata.index) ?? 0
             let last = (try? storage.lastIndex()) ?? 0
-            for (index, data) in invariants.committed where index > snapshotIndex {
+            for (index, committed) in invariants.committed where index > snapshotIndex && committed.term < term {
+                let data = committed.data
                 guard index <= last, let entry = try? storage.entries(index, index + 1, maxSize: .max).first,
                     entry.data == data
                 else {

@@ -31,6 +31,7 @@ public enum RandomSimulation {
         cfg.snapshotEvery = UInt64(3 + cfg.rand(20))
         cfg.duplicateProbability = Double(cfg.rand(10)) / 100
         cfg.crashBeforePersistProbability = cfg.rand(2) == 0 ? 0 : Double(1 + cfg.rand(5)) / 100
+        cfg.slowApplyProbability = cfg.rand(2) == 0 ? 0 : Double(cfg.rand(50)) / 100
         cfg.setUnreliable(cfg.rand(2) == 0)
         for _ in 0..<steps {
             let n = cfg.n

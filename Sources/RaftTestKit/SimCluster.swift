@@ -10,6 +10,9 @@ final class SimServer {
     let storage: any SimPersister
     var alive = true
     var readyScheduled = false
+    /// This instance applies slowly: one committed entry per `Ready`, and other events run
+    /// between two of its `Ready`s (randomized simulation).
+    var slowApply = false
 
     init(index: Int, generation: Int, node: RawNode, storage: any SimPersister) {
         self.index = index
@@ -71,6 +74,10 @@ public final class SimCluster {
     /// Chance that a server crashes after sending a `Ready`'s early messages and before
     /// persisting its entries (randomized simulation).
     public var crashBeforePersistProbability = 0.0
+    /// Chance that a (re)started server applies slowly: one committed entry per `Ready`, a few
+    /// milliseconds apart, so that ticks and messages come between learning that an entry is
+    /// committed and applying it (randomized simulation).
+    public var slowApplyProbability = 0.0
     /// The snapshotting applier snapshots after applying index i when (i + 1) % interval == 0.
     public var snapshotEvery: UInt64 = SimCluster.snapshotInterval
     /// Check the Figure 3 safety properties after every event (randomized simulation).
@@ -238,8 +245,9 @@ public final class SimCluster {
 
     // MARK: Servers
 
-    private func config(for i: Int) -> Config {
+    private func config(for i: Int, slowApply: Bool = false) -> Config {
         var config = nodeConfig
+        if slowApply { config.maxCommittedSizePerReady = 1 }
         config.id = UInt64(i + 1)
         // Servers added later join a running cluster: their configuration comes from the leader.
         config.voters = i < initialCount && !membershipMode ? voterIDs : []
@@ -286,8 +294,9 @@ public final class SimCluster {
             }
         }
         let node: RawNode
+        let slow = slowApplyProbability > 0 && Double(rand(1_000_000)) < slowApplyProbability * 1_000_000
         do {
-            node = try RawNode(config: config(for: i), storage: storage)
+            node = try RawNode(config: config(for: i, slowApply: slow), storage: storage)
             if membershipMode && i < initialCount && node.lastIndex == 0 && node.term == 0 {
                 try node.bootstrap(voterIDs.map { Member(id: $0, peerAddress: "peer-\($0)", clientAddress: "client-\($0)") })
             }
@@ -296,6 +305,7 @@ public final class SimCluster {
             return
         }
         let server = SimServer(index: i, generation: generations[i], node: node, storage: storage)
+        server.slowApply = slow
         servers[i] = server
         sched.schedule(after: Int64(rand(Int(Self.tickMs))) + 1) { [unowned self] in self.tick(server) }
     }
@@ -352,14 +362,16 @@ public final class SimCluster {
 
     /// What the peer transport would refuse: a message from a member the receiver's applied
     /// configuration removed, or whose incarnation differs from the one it records. The refused
-    /// sender is told (`MemberRefused`) and stops for good.
+    /// sender is told (`MemberRefused`; of its removal, only by a voter) and stops for good.
     private func refuses(_ receiver: SimServer, _ message: Message) -> Bool {
         let configuration = receiver.node.configuration
         let sender = Int(message.from) - 1
         if configuration.isRemoved(message.from)
             && !RawNode.isHandOver(message, leader: receiver.node.leaderID, term: receiver.node.term)
         {
-            retire(sender, "refused by server \(receiver.index): removed")
+            if configuration.isVoter(receiver.node.id) {
+                retire(sender, "refused by server \(receiver.index): removed")
+            }
             return true
         }
         if let recorded = configuration.member(message.from)?.incarnation, recorded != 0, recorded != incarnations[sender] {
@@ -459,7 +471,20 @@ public final class SimCluster {
     /// Persist, send, apply, advance — in `Ready`'s documented order. Responses addressed to
     /// `replyTo` are the replies of the RPC being handled and go to `onReply`.
     private func processReady(_ server: SimServer, replyTo: UInt64? = nil, onReply: ((Message) -> Void)? = nil) {
+        var handled = 0
         while isCurrent(server) && server.node.hasReady {
+            if server.slowApply && handled > 0 {
+                // A slow applier gets to the rest a little later.
+                if !server.readyScheduled {
+                    server.readyScheduled = true
+                    sched.schedule(after: Int64(1 + rand(40))) { [unowned self] in
+                        server.readyScheduled = false
+                        if self.isCurrent(server) { self.processReady(server) }
+                    }
+                }
+                break
+            }
+            handled += 1
             let ready = server.node.ready()
             // The leader's requests leave before its own write (thesis §10.2.1) ...
             for message in ready.messages { send(message, from: server) }
@@ -632,7 +657,9 @@ public final class SimCluster {
         }
         lastApplied[i] = index
         if let error { record("apply error: \(error)") }
-        if checkInvariants && invariants.committed[index] == nil { invariants.committed[index] = entry.data }
+        if checkInvariants && invariants.committed[index] == nil {
+            invariants.committed[index] = (entry.data, server.node.term)
+        }
         if snapshotMode && (index + 1) % snapshotEvery == 0 {
             // The service's Snapshot(index, bytes), called synchronously from the apply loop.
             let data = SnapshotCodec.encode(index: index, log: logs[i])

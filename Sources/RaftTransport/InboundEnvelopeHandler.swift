@@ -51,7 +51,9 @@ final class InboundEnvelopeHandler: ChannelInboundHandler {
             let answer = context.refusalEnvelope(to: peer, id: envelope.id, refusal)
             var buffer = channelContext.channel.allocator.buffer(capacity: 256)
             let channel = channelContext.channel
-            guard (try? codec.encodeFrame(answer, into: &buffer)) != nil else { return channel.close(promise: nil) }
+            guard context.notifies(refusal), (try? codec.encodeFrame(answer, into: &buffer)) != nil else {
+                return channel.close(promise: nil)
+            }
             channel.writeAndFlush(buffer).whenComplete { _ in channel.close(promise: nil) }
         case .failure(let rejection):
             reject(rejection, channelContext)

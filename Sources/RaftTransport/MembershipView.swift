@@ -11,19 +11,31 @@ public struct MembershipView: Sendable, Hashable {
     /// The incarnation recorded for each member (members not listed, or with 0, are not
     /// checked yet).
     public var incarnations: [UInt64: UInt64]
+    /// This member is a voter. Only a voter tells a removed member it was removed: the removed
+    /// member stops on that, and a voter that has applied the removal no longer needs its vote,
+    /// while a learner that has applied it proves nothing about the voters.
+    public var selfIsVoter: Bool
 
-    public init(removed: Set<UInt64> = [], incarnations: [UInt64: UInt64] = [:]) {
+    public init(removed: Set<UInt64> = [], incarnations: [UInt64: UInt64] = [:], selfIsVoter: Bool = true) {
         self.removed = removed
         self.incarnations = incarnations
+        self.selfIsVoter = selfIsVoter
     }
 
-    /// The view of a configuration.
-    public init(_ configuration: Configuration) {
+    /// The view of `configuration`, as member `selfID` applied it.
+    public init(_ configuration: Configuration, selfID: UInt64) {
         self.init(
             removed: Set(configuration.removedIDs),
             incarnations: Dictionary(
                 configuration.members.filter { $0.incarnation != 0 }.map { ($0.id, $0.incarnation) },
-                uniquingKeysWith: { a, _ in a }))
+                uniquingKeysWith: { a, _ in a }),
+            selfIsVoter: configuration.isVoter(selfID))
+    }
+
+    /// Whether the refused member is told (`MemberRefused`) before its connection closes: always
+    /// for another incarnation (it must stop), for a removed member only by a voter.
+    func notifies(_ refusal: MemberRefused) -> Bool {
+        !refusal.removed || selfIsVoter
     }
 
     /// Why an envelope from `id` with `incarnation` is refused, nil if it is accepted.

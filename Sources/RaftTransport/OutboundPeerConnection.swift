@@ -339,7 +339,8 @@ final class OutboundPeerConnection: Sendable {
             // gets the notice on its inbound side — and close once that is written.
             context.reject(.refusedMember(peer, refusal), direction: .outbound, remote: channel.remoteAddress)
             var buffer = channel.allocator.buffer(capacity: 256)
-            guard (try? state.codec.encodeFrame(context.refusalEnvelope(to: peer, id: 0, refusal), into: &buffer)) != nil
+            guard context.notifies(refusal),
+                (try? state.codec.encodeFrame(context.refusalEnvelope(to: peer, id: 0, refusal), into: &buffer)) != nil
             else { return channel.close(promise: nil) }
             channel.writeAndFlush(buffer).whenComplete { _ in channel.close(promise: nil) }
             return

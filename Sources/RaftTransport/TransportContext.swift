@@ -75,6 +75,11 @@ final class TransportContext: Sendable {
         onRefused?(peer, refusal)
     }
 
+    /// Whether `refusal` is told to the refused member (see `MembershipView.notifies`).
+    func notifies(_ refusal: MemberRefused) -> Bool {
+        membership.withLockedValue { $0.notifies(refusal) }
+    }
+
     /// The envelope that tells `peer` it is refused.
     func refusalEnvelope(to peer: UInt64, id: UInt64, _ refusal: MemberRefused) -> Envelope {
         Envelope(

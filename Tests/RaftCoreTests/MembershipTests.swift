@@ -209,6 +209,24 @@ import Testing
         #expect(net[next].node.voters == [2, 3])
     }
 
+    /// A leader that proposed its own removal appends nothing after it (client proposals are
+    /// dropped, retriable): once the removal commits, a voter holding it holds the leader's
+    /// whole log, so the leader's vote is never needed for an election it could refuse (a
+    /// longer log of uncommitted entries would refuse every voter that remains).
+    @Test func aLeaderRemovingItselfAppendsNothingAfterTheChange() throws {
+        let net = try cluster(2)
+        net.drop = { $0.to == 2 }
+        let index = try net[1].node.proposeConfigChange(ConfigChange([.remove(1)]))
+        #expect(throws: RaftError.proposalDropped) { try net[1].node.propose([7]) }
+        #expect(net[1].raft.log.lastIndex == index)
+        net.drop = { _ in false }
+        settle(net)
+        #expect(net[2].node.voters == [2])
+        net[2].timeOut()
+        net.deliver()
+        #expect(net[2].raft.role == .leader, "the voter that remains leads")
+    }
+
     /// hashicorp/raft#524: a removed member that comes back with a higher term must not make
     /// anyone step down.
     @Test func aRemovedMembersMessagesNeverRaiseAnyonesTerm() throws {
