@@ -223,10 +223,15 @@ promote() {
   ctl member list
 }
 
+# known ID: ID must be one of this script's members.
+known() {
+  [ -n "${1:-}" ] || usage
+  members | grep -qx "$1" || die "member $1 is not one of this script's members ($(members | tr '\n' ' '))"
+}
+
 remove() {
   local id=${1:-}
-  [ -n "$id" ] || usage
-  members | grep -qx "$id" || die "member $id is not one of this script's members ($(members | tr '\n' ' '))"
+  known "$id"
   ctl member remove "$id"
   retire "$id"
   ctl member list
@@ -234,8 +239,7 @@ remove() {
 
 replace() {
   local old=${1:-}
-  [ -n "$old" ] || usage
-  members | grep -qx "$old" || die "member $old is not one of this script's members ($(members | tr '\n' ' '))"
+  known "$old"
   local id; id=$(new_member)
   echo "cluster.sh: member $id started and added as a learner; replacing $old once it has caught up"
   set_members $(members) "$id"
