@@ -169,7 +169,7 @@ workload() {
 
 # ---------------------------------------------------------------- swift-raft
 log "starting our 3-node cluster (fresh data)"
-rm -rf "$state"
+rm -rf "$state"/node* "$state/members" "$state/next-id"
 cluster_started=1
 cluster_flags=(-n 3)
 [ $build -eq 0 ] && cluster_flags+=(--no-build)

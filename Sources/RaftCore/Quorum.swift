@@ -44,10 +44,11 @@ struct JointConfig: Hashable {
     init(incoming: [UInt64], outgoing: [UInt64] = []) {
         self.incoming = MajorityConfig(voters: incoming)
         self.outgoing = MajorityConfig(voters: outgoing)
+        self.voters = Array(Set(incoming + outgoing)).sorted()
     }
 
     /// Every voter, each once (incoming and outgoing together).
-    var voters: [UInt64] { Array(Set(incoming.voters + outgoing.voters)).sorted() }
+    let voters: [UInt64]
 
     func contains(_ id: UInt64) -> Bool { incoming.voters.contains(id) || outgoing.voters.contains(id) }
 

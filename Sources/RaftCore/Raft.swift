@@ -35,9 +35,14 @@ final class Raft {
     /// The configuration this node has applied (§6; changes take effect when applied, see
     /// `Raft+Membership.swift`), and its quorum.
     var configuration: Configuration {
-        didSet { quorum = JointConfig(incoming: configuration.voterIDs, outgoing: configuration.outgoingVoterIDs) }
+        didSet { configurationChanged() }
     }
     private(set) var quorum: JointConfig
+    /// Every other member: the leader replicates to all of them. Kept with `configuration`
+    /// because the replication paths read it per message.
+    private(set) var peers: [UInt64] = []
+    /// Every other voter: a candidate asks them for votes.
+    private(set) var voterPeers: [UInt64] = []
     /// Leader only: one entry per member (voters, learners, outgoing voters), this node included.
     var progress: [UInt64: Progress] = [:]
     /// Leader only: the index of the latest configuration change this leader may not have
@@ -96,6 +101,7 @@ final class Raft {
         let configuration = stored.isEmpty ? Configuration(voterIDs: config.voters) : stored
         self.configuration = configuration
         self.quorum = JointConfig(incoming: configuration.voterIDs, outgoing: configuration.outgoingVoterIDs)
+        configurationChanged()
         if configuration.isRemoved(config.id) { removalIndex = max(1, log.firstIndex - 1) }
         if !hardState.isEmpty {
             if hardState.commit > log.lastIndex {
@@ -117,11 +123,11 @@ final class Raft {
     /// snapshot whose configuration it has not applied yet.
     var promotable: Bool { quorum.contains(id) && log.unstable.snapshot == nil }
 
-    /// Every other member: the leader replicates to all of them.
-    var peers: [UInt64] { configuration.memberIDs.filter { $0 != id } }
-
-    /// Every other voter: a candidate asks them for votes.
-    var voterPeers: [UInt64] { quorum.voters.filter { $0 != id } }
+    private func configurationChanged() {
+        quorum = JointConfig(incoming: configuration.voterIDs, outgoing: configuration.outgoingVoterIDs)
+        peers = configuration.memberIDs.filter { $0 != id }
+        voterPeers = quorum.voters.filter { $0 != id }
+    }
 
     func send(_ body: RaftMessage, to: UInt64) {
         msgs.append(Message(from: id, to: to, body: body))

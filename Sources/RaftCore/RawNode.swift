@@ -197,11 +197,19 @@ public final class RawNode {
                 raft.switchConfiguration(to: snapshot.metadata.configuration)
             }
         }
-        for entry in ready.committedEntries where entry.index > raft.log.applied {
-            raft.log.applied(to: entry.index)
-            if entry.type == .config { raft.applyConfigEntry(entry) }
+        let appliedBefore = raft.log.applied
+        // By index: reading `type` in place spares a retain and release of every entry's data.
+        let committed = ready.committedEntries
+        for i in committed.indices where committed[i].type == .config && committed[i].index > raft.log.applied {
+            raft.log.applied(to: committed[i].index)
+            raft.applyConfigEntry(committed[i])
         }
-        raft.proposeAutomaticConfigChange()
+        if let last = ready.committedEntries.last, last.index > raft.log.applied { raft.log.applied(to: last.index) }
+        // The leader's pending change (or the changes in its log at election) just got applied:
+        // the next change (leaving a joint configuration, a record update) may go now.
+        if raft.pendingConfIndex > appliedBefore && raft.pendingConfIndex <= raft.log.applied {
+            raft.proposeAutomaticConfigChange()
+        }
         raft.campaignIfAskedOnceApplied()
     }
 

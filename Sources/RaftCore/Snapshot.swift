@@ -8,7 +8,7 @@ public struct SnapshotMetadata: Sendable, Hashable {
     /// Figure 13 `lastIncludedTerm`.
     public var term: UInt64
     /// The configuration as of `index` (§7: "the last configuration as of lastIncludedIndex").
-    public var configuration: Configuration
+    @Indirect public var configuration: Configuration
 
     public init(index: UInt64 = 0, term: UInt64 = 0, configuration: Configuration = Configuration()) {
         self.index = index

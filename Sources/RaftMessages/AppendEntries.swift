@@ -42,7 +42,7 @@ public struct AppendEntriesResponse: Sendable, Hashable {
     public var readRound: UInt64
     /// The answering member's own record, only when the configuration's record of it is out
     /// of date (its client address or incarnation): the leader proposes the update.
-    public var member: Member?
+    @Indirect public var member: Member?
 
     public init(
         term: UInt64, success: Bool, matchIndex: UInt64 = 0, conflictIndex: UInt64 = 0,

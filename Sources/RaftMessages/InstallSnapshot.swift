@@ -12,7 +12,7 @@ public struct InstallSnapshotRequest: Sendable, Hashable {
     public var done: Bool
     /// The configuration as of `lastIncludedIndex` (§7: the snapshot replaces the log and the
     /// configuration entries in it).
-    public var configuration: Configuration
+    @Indirect public var configuration: Configuration
 
     public init(
         term: UInt64, leaderID: UInt64, lastIncludedIndex: UInt64, lastIncludedTerm: UInt64,

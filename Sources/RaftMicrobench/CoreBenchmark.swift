@@ -45,6 +45,9 @@ enum CoreBenchmark {
                 precondition(leader.commitIndex >= last, "a batch did not commit")
             }
         }
+        // Followers learn the last commit index from the next heartbeat.
+        for _ in 0..<Config(id: 1, voters: ids).heartbeatTick { leader.tick() }
+        try pump(members, &inbox)
         for member in members {
             precondition(member.node.appliedIndex == leader.commitIndex, "node \(member.node.id) lags")
         }

@@ -608,12 +608,14 @@ final class Driver<Machine: StateMachine> {
         }
         rawNode.advance(ready)
         // Configuration changes take effect in `advance`: answer their proposers now.
-        for entry in ready.committedEntries where entry.type == .config {
-            guard let waiter = configWaiters.removeValue(forKey: entry.index) else { continue }
-            if waiter.term == entry.term {
-                waiter.promise.succeed(rawNode.configuration)
-            } else {
-                waiter.promise.fail(RaftNodeError.leadershipChanged)
+        if !configWaiters.isEmpty {
+            for entry in ready.committedEntries where entry.type == .config {
+                guard let waiter = configWaiters.removeValue(forKey: entry.index) else { continue }
+                if waiter.term == entry.term {
+                    waiter.promise.succeed(rawNode.configuration)
+                } else {
+                    waiter.promise.fail(RaftNodeError.leadershipChanged)
+                }
             }
         }
         if let snapshot = ready.snapshot {
