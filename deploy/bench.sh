@@ -12,8 +12,11 @@
 # Environment: BENCH_SECONDS (default 20) seconds per run; BENCH_WARMUP (default 2);
 # BENCH_CLIENTS (default "1 16 64"); RAFT_BENCH_BIN to use another raft-bench binary.
 # Workload: 256-byte values over 1000 keys, one request at a time per client; writes at each
-# client count, then a 64-client linearizable read run. Prints one table with both systems and
-# ours/etcd ratios, and each member's RSS idle and at peak under 64 writing clients.
+# client count, then 64-client linearizable read runs: all reads to the leader (read-c64), and
+# spread over the three members (read-c64-all: client i reads from member i mod 3; ours with
+# --read-from all, etcd with --etcd-routing round-robin). Prints one table with both systems and
+# ours/etcd ratios, the spread/leader-only read ratio of each, and each member's RSS idle and at
+# peak under 64 writing clients.
 #
 # Installs Debian etcd-server/etcd-client when missing. Starts our cluster with fresh data
 # (deploy/cluster.sh up) and three etcd members (client ports 2379, 22379, 32379; peer ports
@@ -35,7 +38,7 @@ while [ $# -gt 0 ]; do
     --quick) seconds=${BENCH_SECONDS:-5}; warmup=${BENCH_WARMUP:-1}; client_counts=${BENCH_CLIENTS:-"1 64"}; shift ;;
     --failover) failover=1; shift ;;
     --no-build) build=0; shift ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 64 ;;
   esac
 done
@@ -165,6 +168,9 @@ workload() {
   done
   watch_pids=""
   run_bench "$system" "read-c$read_clients" "$endpoints" --clients "$read_clients" --read-ratio 1
+  local spread=(--read-from all)
+  [ "$system" = etcd ] && spread=(--etcd-routing round-robin)
+  run_bench "$system" "read-c$read_clients-all" "$endpoints" --clients "$read_clients" --read-ratio 1 "${spread[@]}"
 }
 
 # ---------------------------------------------------------------- swift-raft
@@ -232,7 +238,7 @@ ms() { awk -v u="$1" 'BEGIN { if (u == "-" || u == "") print "-"; else printf "%
   echo "|---------------|--------------|--------------|---------|-------------------|-------------------|-------------------|-----|"
   labels=""
   for c in $client_counts; do labels+=" write-c$c"; done
-  labels+=" read-c$read_clients"
+  labels+=" read-c$read_clients read-c$read_clients-all"
   for label in $labels; do
     a=$(result swift-raft "$label"); b=$(result etcd "$label")
     ao=$(field "$a" ops_per_s); bo=$(field "$b" ops_per_s)
@@ -241,6 +247,12 @@ ms() { awk -v u="$1" 'BEGIN { if (u == "-" || u == "") print "-"; else printf "%
       "$(ms "$(field "$a" p99_us)") / $(ms "$(field "$b" p99_us)")" \
       "$(ms "$(field "$a" p999_us)") / $(ms "$(field "$b" p999_us)")" \
       "$(field "$a" errors) / $(field "$b" errors)"
+  done
+  echo
+  for system in swift-raft etcd; do
+    lo=$(field "$(result "$system" "read-c$read_clients")" ops_per_s)
+    so=$(field "$(result "$system" "read-c$read_clients-all")" ops_per_s)
+    printf 'reads spread over the members / leader-only (%s clients): %-10s %s\n' "$read_clients" "$system" "$(ratio "${so:--}" "${lo:-0}")"
   done
   echo
   echo "RSS per member (MB): idle, and peak during the 64-client write run"

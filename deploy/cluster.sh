@@ -18,6 +18,11 @@
 #   deploy/cluster.sh replace ID    a new member takes ID's place: start it, add it as a learner,
 #                                   then in one joint change promote it and remove ID (the way
 #                                   back for a member whose disk was lost or wiped)
+#   deploy/cluster.sh restart [--no-build]
+#                                   rolling restart (after building, e.g. for an upgrade): one
+#                                   member at a time, the leader last; each is stopped with
+#                                   SIGTERM (the leader hands leadership over first) and the next
+#                                   waits until it is back and has applied what was committed
 #   deploy/cluster.sh logs [ID]     the last lines of each member's log (or one member's)
 #   deploy/cluster.sh down          stop exactly the members this script started (SIGTERM, then
 #                                   SIGKILL after 10 s)
@@ -38,7 +43,7 @@ metrics_base=${RAFT_METRICS_PORT_BASE:-7200}
 bin="$root/.build/release"
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 64; }
+usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 64; }
 
 command=${1:-}
 [ -n "$command" ] || usage
@@ -110,8 +115,8 @@ start() {
   echo $! >"$dir/pid"
 }
 
-# restart ID: runs member ID again with the flags it was first started with.
-restart() {
+# relaunch ID: runs member ID again with the flags it was first started with.
+relaunch() {
   local id=$1 args=()
   mapfile -t args <"$state/node$id/args"
   start "$id" "${args[@]}"
@@ -148,7 +153,7 @@ up() {
       start "$i" --cluster "$(IFS=,; echo "${cluster[*]}")" --client-addresses "$(IFS=,; echo "${clients[*]}")"
     done
   else
-    for i in $(members); do restart "$i"; done
+    for i in $(members); do relaunch "$i"; done
   fi
   wait_for_leader
   ctl status || true
@@ -250,6 +255,58 @@ replace() {
   ctl member list
 }
 
+# status_of ENDPOINT FIELD: one column (ID, ROLE, TERM, LEADER, COMMIT, APPLIED, ...) of what the
+# member at ENDPOINT reports about itself; empty if it does not answer.
+status_of() {
+  "$bin/raftctl" --endpoints "$1" --timeout 2 status 2>/dev/null \
+    | awk -v f="$2" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i } NR == 2 { print $col[f] }' || true
+}
+
+leader_id() {
+  local id
+  for id in $(members); do
+    [ "$(status_of "$(endpoint "$id")" ROLE)" = leader ] && { echo "$id"; return 0; }
+  done
+  return 1
+}
+
+# caught_up ID: member ID answers, knows a leader, and has applied everything the leader had
+# committed when it came back.
+caught_up() {
+  local id=$1 seconds=${RAFT_CATCH_UP_SECONDS:-120} target="" leader
+  local deadline=$(( $(date +%s) + seconds ))
+  while [ "$(date +%s)" -lt "$deadline" ]; do
+    alive "$state/node$id/pid" || { tail -5 "$state/node$id/log" >&2; die "member $id exited after its restart"; }
+    leader=$(status_of "$(endpoint "$id")" LEADER)
+    if [ -n "$leader" ] && [ "$leader" != 0 ] && members | grep -qx "$leader"; then
+      [ -n "$target" ] || target=$(status_of "$(endpoint "$leader")" COMMIT)
+      local applied; applied=$(status_of "$(endpoint "$id")" APPLIED)
+      if [ -n "$target" ] && [ -n "$applied" ] && [ "$applied" -ge "$target" ]; then return 0; fi
+    fi
+    sleep 0.2
+  done
+  die "member $id did not catch up within $seconds s after its restart; see deploy/cluster.sh logs $id"
+}
+
+# Rolling restart: followers first, then the leader, which hands leadership over on SIGTERM.
+rolling_restart() {
+  [ -n "$(members)" ] || die "no cluster in $state; run 'up' first"
+  build_binaries
+  local leader order=() id
+  leader=$(leader_id) || die "no leader; a rolling restart needs a working cluster"
+  for id in $(members); do [ "$id" = "$leader" ] || order+=("$id"); done
+  order+=("$leader")
+  for id in "${order[@]}"; do
+    local started; started=$(date +%s%N)
+    echo "cluster.sh: restarting member $id$([ "$id" = "$leader" ] && echo " (the leader)")"
+    stop_member "$id"
+    relaunch "$id"
+    caught_up "$id"
+    echo "cluster.sh: member $id is back and caught up ($(( ($(date +%s%N) - started) / 1000000 )) ms)"
+  done
+  ctl status || true
+}
+
 down() {
   local stopped=0
   for i in $(members); do
@@ -279,6 +336,7 @@ down() {
 case "$command" in
   up) up ;;
   down) down ;;
+  restart) rolling_restart ;;
   add) add "$@" ;;
   promote) promote "$@" ;;
   remove) remove "$@" ;;

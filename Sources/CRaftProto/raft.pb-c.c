@@ -412,6 +412,96 @@ void   raft__timeout_now_response__free_unpacked
   assert(message->base.descriptor == &raft__timeout_now_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   raft__read_index_request__init
+                     (Raft__ReadIndexRequest         *message)
+{
+  static const Raft__ReadIndexRequest init_value = RAFT__READ_INDEX_REQUEST__INIT;
+  *message = init_value;
+}
+size_t raft__read_index_request__get_packed_size
+                     (const Raft__ReadIndexRequest *message)
+{
+  assert(message->base.descriptor == &raft__read_index_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raft__read_index_request__pack
+                     (const Raft__ReadIndexRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raft__read_index_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raft__read_index_request__pack_to_buffer
+                     (const Raft__ReadIndexRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raft__read_index_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raft__ReadIndexRequest *
+       raft__read_index_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raft__ReadIndexRequest *)
+     protobuf_c_message_unpack (&raft__read_index_request__descriptor,
+                                allocator, len, data);
+}
+void   raft__read_index_request__free_unpacked
+                     (Raft__ReadIndexRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raft__read_index_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raft__read_index_response__init
+                     (Raft__ReadIndexResponse         *message)
+{
+  static const Raft__ReadIndexResponse init_value = RAFT__READ_INDEX_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t raft__read_index_response__get_packed_size
+                     (const Raft__ReadIndexResponse *message)
+{
+  assert(message->base.descriptor == &raft__read_index_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raft__read_index_response__pack
+                     (const Raft__ReadIndexResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raft__read_index_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raft__read_index_response__pack_to_buffer
+                     (const Raft__ReadIndexResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raft__read_index_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raft__ReadIndexResponse *
+       raft__read_index_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raft__ReadIndexResponse *)
+     protobuf_c_message_unpack (&raft__read_index_response__descriptor,
+                                allocator, len, data);
+}
+void   raft__read_index_response__free_unpacked
+                     (Raft__ReadIndexResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raft__read_index_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   raft__member_refused__init
                      (Raft__MemberRefused         *message)
 {
@@ -1466,6 +1556,134 @@ const ProtobufCMessageDescriptor raft__timeout_now_response__descriptor =
   (ProtobufCMessageInit) raft__timeout_now_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor raft__read_index_request__field_descriptors[2] =
+{
+  {
+    "term",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raft__ReadIndexRequest, term),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "context",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raft__ReadIndexRequest, context),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raft__read_index_request__field_indices_by_name[] = {
+  1,   /* field[1] = context */
+  0,   /* field[0] = term */
+};
+static const ProtobufCIntRange raft__read_index_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor raft__read_index_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raft.ReadIndexRequest",
+  "ReadIndexRequest",
+  "Raft__ReadIndexRequest",
+  "raft",
+  sizeof(Raft__ReadIndexRequest),
+  2,
+  raft__read_index_request__field_descriptors,
+  raft__read_index_request__field_indices_by_name,
+  1,  raft__read_index_request__number_ranges,
+  (ProtobufCMessageInit) raft__read_index_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raft__read_index_response__field_descriptors[4] =
+{
+  {
+    "term",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raft__ReadIndexResponse, term),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "context",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raft__ReadIndexResponse, context),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "success",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Raft__ReadIndexResponse, success),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "read_index",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raft__ReadIndexResponse, read_index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raft__read_index_response__field_indices_by_name[] = {
+  1,   /* field[1] = context */
+  3,   /* field[3] = read_index */
+  2,   /* field[2] = success */
+  0,   /* field[0] = term */
+};
+static const ProtobufCIntRange raft__read_index_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor raft__read_index_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raft.ReadIndexResponse",
+  "ReadIndexResponse",
+  "Raft__ReadIndexResponse",
+  "raft",
+  sizeof(Raft__ReadIndexResponse),
+  4,
+  raft__read_index_response__field_descriptors,
+  raft__read_index_response__field_indices_by_name,
+  1,  raft__read_index_response__number_ranges,
+  (ProtobufCMessageInit) raft__read_index_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor raft__member_refused__field_descriptors[3] =
 {
   {
@@ -1799,7 +2017,7 @@ const ProtobufCMessageDescriptor raft__config_change__descriptor =
   (ProtobufCMessageInit) raft__config_change__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor raft__envelope__field_descriptors[14] =
+static const ProtobufCFieldDescriptor raft__envelope__field_descriptors[16] =
 {
   {
     "cluster_id",
@@ -1969,6 +2187,30 @@ static const ProtobufCFieldDescriptor raft__envelope__field_descriptors[14] =
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "read_index",
+    19,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Raft__Envelope, body_case),
+    offsetof(Raft__Envelope, read_index),
+    &raft__read_index_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "read_index_response",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Raft__Envelope, body_case),
+    offsetof(Raft__Envelope, read_index_response),
+    &raft__read_index_response__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raft__envelope__field_indices_by_name[] = {
   7,   /* field[7] = append_entries */
@@ -1980,6 +2222,8 @@ static const unsigned raft__envelope__field_indices_by_name[] = {
   9,   /* field[9] = install_snapshot */
   10,   /* field[10] = install_snapshot_response */
   13,   /* field[13] = member_refused */
+  14,   /* field[14] = read_index */
+  15,   /* field[15] = read_index_response */
   5,   /* field[5] = request_vote */
   6,   /* field[6] = request_vote_response */
   11,   /* field[11] = timeout_now */
@@ -1990,7 +2234,7 @@ static const ProtobufCIntRange raft__envelope__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 10, 5 },
-  { 0, 14 }
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor raft__envelope__descriptor =
 {
@@ -2000,7 +2244,7 @@ const ProtobufCMessageDescriptor raft__envelope__descriptor =
   "Raft__Envelope",
   "raft",
   sizeof(Raft__Envelope),
-  14,
+  16,
   raft__envelope__field_descriptors,
   raft__envelope__field_indices_by_name,
   2,  raft__envelope__number_ranges,

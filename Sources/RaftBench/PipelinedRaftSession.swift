@@ -5,7 +5,8 @@ import RaftClient
 import RaftMessages
 import RaftWire
 
-/// A worker's lean session with the swift-raft leader: one connection, one client id, and
+/// A worker's lean session with the swift-raft leader: one connection (two with `--read-from
+/// all`: reads go to the worker's own member, on the same event loop), one client id, and
 /// `--pipeline D` requests in flight, driven on the connection's event loop. A write's sequence number is reserved and its frame
 /// queued on the channel under one lock, so sequences reach the leader in order (a shared
 /// `KVClient` could send sequence n+1 before n, and the node would then refuse n as older
@@ -13,6 +14,8 @@ import RaftWire
 /// counts as an error of the run.
 final class PipelinedRaftSession: LoopDrivenSession {
     private let channel: any Channel
+    /// Where reads go: `channel` itself, or a connection to another member.
+    private let readChannel: any Channel
     private let clientID = UInt64.random(in: 1...UInt64.max)
     private let state: NIOLockedValueBox<State>
     private let pending: NIOLockedValueBox<[UInt64: EventLoopPromise<ClientResponse>]>
@@ -22,8 +25,11 @@ final class PipelinedRaftSession: LoopDrivenSession {
         var sequence: UInt64 = 0
     }
 
-    private init(channel: any Channel, pending: NIOLockedValueBox<[UInt64: EventLoopPromise<ClientResponse>]>) {
+    private init(
+        channel: any Channel, readChannel: any Channel, pending: NIOLockedValueBox<[UInt64: EventLoopPromise<ClientResponse>]>
+    ) {
         self.channel = channel
+        self.readChannel = readChannel
         self.pending = pending
         self.state = NIOLockedValueBox(State())
     }
@@ -41,10 +47,24 @@ final class PipelinedRaftSession: LoopDrivenSession {
         throw BenchFailure(description: "no member of \(endpoints.joined(separator: ",")) says it is the leader")
     }
 
-    static func connect(to endpoint: String, group: any EventLoopGroup) async throws -> PipelinedRaftSession {
-        let (host, port) = try splitEndpoint(endpoint)
+    /// Writes go to `endpoint` (the leader); reads to `readEndpoint` when given.
+    static func connect(to endpoint: String, readingFrom readEndpoint: String? = nil, group: any EventLoopGroup) async throws
+        -> PipelinedRaftSession
+    {
         let pending = NIOLockedValueBox<[UInt64: EventLoopPromise<ClientResponse>]>([:])
-        let channel = try await ClientBootstrap(group: group)
+        let channel = try await open(endpoint, on: group, pending: pending)
+        var readChannel = channel
+        if let readEndpoint, readEndpoint != endpoint {
+            readChannel = try await open(readEndpoint, on: channel.eventLoop, pending: pending)
+        }
+        return PipelinedRaftSession(channel: channel, readChannel: readChannel, pending: pending)
+    }
+
+    private static func open(
+        _ endpoint: String, on group: any EventLoopGroup, pending: NIOLockedValueBox<[UInt64: EventLoopPromise<ClientResponse>]>
+    ) async throws -> any Channel {
+        let (host, port) = try splitEndpoint(endpoint)
+        return try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(2))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
@@ -55,7 +75,6 @@ final class PipelinedRaftSession: LoopDrivenSession {
             }
             .connect(host: host, port: port)
             .get()
-        return PipelinedRaftSession(channel: channel, pending: pending)
     }
 
     var eventLoop: any EventLoop { channel.eventLoop }
@@ -97,11 +116,12 @@ final class PipelinedRaftSession: LoopDrivenSession {
                 request.clientID = clientID
                 request.sequence = state.sequence
             }
-            var buffer = channel.allocator.buffer(capacity: 64 + 16)
+            let target = isWrite ? channel : readChannel
+            var buffer = target.allocator.buffer(capacity: 64 + 16)
             try WireCodec().encodeFrame(request, into: &buffer)
             pending.withLockedValue { $0[id] = promise }
             // Queued on the event loop in call order, so frames leave in sequence order.
-            channel.writeAndFlush(buffer).whenFailure { [pending] error in
+            target.writeAndFlush(buffer).whenFailure { [pending] error in
                 pending.withLockedValue { $0.removeValue(forKey: id) }?.fail(error)
             }
         }
@@ -109,5 +129,6 @@ final class PipelinedRaftSession: LoopDrivenSession {
 
     func close() async {
         try? await channel.close()
+        if readChannel !== channel { try? await readChannel.close() }
     }
 }

@@ -7,6 +7,7 @@ import Darwin
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import RaftClient
 
 /// `raft-bench`: a load generator for the client port of swift-raft (proto/kv.proto), which can drive
 /// etcd's v3 JSON gateway the same way so one tool measures both systems (issue 7).
@@ -26,6 +27,11 @@ struct RaftBench: AsyncParsableCommand {
     enum Target: String, ExpressibleByArgument, CaseIterable {
         case swiftRaft = "swift-raft"
         case etcd
+    }
+
+    enum ReadFrom: String, ExpressibleByArgument, CaseIterable {
+        case all
+        case leader
     }
 
     enum EtcdRouting: String, ExpressibleByArgument, CaseIterable {
@@ -77,6 +83,9 @@ struct RaftBench: AsyncParsableCommand {
     @Option(help: "Per-operation timeout in seconds (swift-raft with --kvclient; retries included).")
     var timeout: Int64 = 10
 
+    @Option(help: "swift-raft only: where linearizable reads go: all (client i reads from endpoint i mod n; every member serves them) or leader.")
+    var readFrom: ReadFrom = .leader
+
     @Option(help: "etcd only: send to the leader, or spread clients round-robin over the endpoints.")
     var etcdRouting: EtcdRouting = .leader
 
@@ -126,15 +135,19 @@ struct RaftBench: AsyncParsableCommand {
         switch target {
         case .swiftRaft:
             if kvclient {
-                return (0..<clients).map { _ in SwiftRaftSession(endpoints: list, group: group, timeoutSeconds: timeout) }
+                let readFrom: KVClient.ReadFrom = self.readFrom == .all ? .all : .leader
+                return (0..<clients).map { _ in
+                    SwiftRaftSession(endpoints: list, group: group, timeoutSeconds: timeout, readFrom: readFrom)
+                }
             }
             // Lean in-order connections straight to the leader, driven on their event loops
             // (as etcd's sessions are).
             let leader = try await PipelinedRaftSession.findLeader(among: list, group: group)
             if !quiet { printErr("raft-bench: swift-raft leader is \(leader)") }
             var sessions: [any BenchSession] = []
-            for _ in 0..<clients {
-                sessions.append(try await PipelinedRaftSession.connect(to: leader, group: group))
+            for i in 0..<clients {
+                let reads = readFrom == .all ? list[i % list.count] : nil
+                sessions.append(try await PipelinedRaftSession.connect(to: leader, readingFrom: reads, group: group))
             }
             return sessions
         case .etcd:

@@ -12,8 +12,8 @@ import RaftMessages
 struct SwiftRaftSession: BenchSession {
     let client: KVClient
 
-    init(endpoints: [String], group: any EventLoopGroup, timeoutSeconds: Int64) {
-        client = KVClient(endpoints: endpoints, group: group, timeout: .seconds(timeoutSeconds))
+    init(endpoints: [String], group: any EventLoopGroup, timeoutSeconds: Int64, readFrom: KVClient.ReadFrom) {
+        client = KVClient(endpoints: endpoints, group: group, timeout: .seconds(timeoutSeconds), readFrom: readFrom)
     }
 
     func put(key: [UInt8], value: [UInt8]) async throws {

@@ -5,27 +5,44 @@ import RaftMessages
 
 /// A client of the key-value cluster: finds the leader among `endpoints`, follows NOT_LEADER
 /// redirects, and retries a write with the same sequence number after a timeout or a lost
-/// connection, so each write applies exactly once (§8 of the extended paper).
+/// connection, so each write applies exactly once (§8 of the extended paper). Linearizable
+/// reads go to every member in turn (`readFrom: .all`, the default: any member answers them),
+/// or follow the leader as writes do (`.leader`).
 public final class KVClient: Sendable {
+    /// Where linearizable reads go.
+    public enum ReadFrom: String, Sendable, CaseIterable {
+        /// Each read to the next endpoint in turn, spreading read load over the members.
+        case all
+        /// To the leader, as writes.
+        case leader
+    }
+
     public let endpoints: [String]
     public let clientID: UInt64
     /// How long one call may take, retries included.
     public let timeout: TimeAmount
+    public let readFrom: ReadFrom
     private let group: any EventLoopGroup
     private let state = NIOLockedValueBox(State())
 
     private struct State {
         var sequence: UInt64 = 0
         var connections: [String: ClientConnection] = [:]
-        /// Where the last answer came from or pointed to.
+        /// Where the last write's (or leader read's) answer came from or pointed to.
         var preferred: String?
+        /// The endpoint the next spread read starts at.
+        var nextRead = 0
     }
 
-    public init(endpoints: [String], group: any EventLoopGroup, clientID: UInt64 = UInt64.random(in: 1...UInt64.max), timeout: TimeAmount = .seconds(10)) {
+    public init(
+        endpoints: [String], group: any EventLoopGroup, clientID: UInt64 = UInt64.random(in: 1...UInt64.max),
+        timeout: TimeAmount = .seconds(10), readFrom: ReadFrom = .all
+    ) {
         self.endpoints = endpoints
         self.group = group
         self.clientID = clientID
         self.timeout = timeout
+        self.readFrom = readFrom
     }
 
     public func put(_ key: [UInt8], _ value: [UInt8]) async throws -> ClientResponse {
@@ -41,9 +58,16 @@ public final class KVClient: Sendable {
         try await write(.compareAndSwap(key: key, expected: expected, value: value))
     }
 
-    /// A linearizable read (served by the leader after a ReadIndex round, thesis §6.4).
+    /// A linearizable read (ReadIndex, thesis §6.4), from the member `readFrom` picks; a member
+    /// that cannot serve it (no leader known, not confirmed in time) passes it to the next.
     public func get(_ key: [UInt8]) async throws -> ClientResponse {
-        try await call(ClientRequest(requestID: 0, operation: .get(key: key)))
+        let request = ClientRequest(requestID: 0, operation: .get(key: key))
+        guard readFrom == .all, endpoints.count > 1 else { return try await call(request) }
+        let start = state.withLockedValue { state in
+            defer { state.nextRead = (state.nextRead + 1) % endpoints.count }
+            return state.nextRead
+        }
+        return try await call(request, spreadFrom: start)
     }
 
     /// A membership operation (`memberList`, `memberAdd`, ... `transferLeader`), answered by the
@@ -99,18 +123,23 @@ public final class KVClient: Sendable {
 
     /// Sends `request` until a leader answers it: NOT_LEADER redirects, TIMEOUT and lost
     /// connections retry (the same sequence, so a write that did apply is answered, not
-    /// re-applied), each endpoint in turn, until `timeout`.
-    private func call(_ request: ClientRequest) async throws -> ClientResponse {
+    /// re-applied), each endpoint in turn, until `timeout`. `spreadFrom`: a read any member may
+    /// answer, tried from that endpoint on (its answer says nothing about who leads).
+    private func call(_ request: ClientRequest, spreadFrom start: Int? = nil) async throws -> ClientResponse {
         let deadline = NIODeadline.now() + timeout
         var tried: [String] = []
-        var candidates = orderedEndpoints()
+        func order() -> [String] {
+            guard let start else { return orderedEndpoints() }
+            return Array(endpoints[start...] + endpoints[..<start])
+        }
+        var candidates = order()
         var pause = TimeAmount.milliseconds(20)
         while NIODeadline.now() < deadline {
             if candidates.isEmpty {
                 // Every member said "not me" (an election is on) or was unreachable: poll again
                 // soon. The pause stays short so the client notices a new leader within about
                 // 100 ms of its election; the timeout bounds the whole call.
-                candidates = orderedEndpoints()
+                candidates = order()
                 try await Task.sleep(nanoseconds: UInt64(pause.nanoseconds))
                 pause = min(pause * 2, .milliseconds(100))
             }
@@ -133,7 +162,7 @@ public final class KVClient: Sendable {
             case .timeout:
                 continue
             default:
-                state.withLockedValue { $0.preferred = endpoint }
+                if start == nil { state.withLockedValue { $0.preferred = endpoint } }
                 return response
             }
         }

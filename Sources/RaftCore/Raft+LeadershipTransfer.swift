@@ -27,6 +27,19 @@ extension Raft {
         }
     }
 
+    /// The voter a leader that leaves (stops, is removed) should hand over to: among the other
+    /// voters heard from within an election timeout, the one whose log is closest to the
+    /// leader's (the fastest transfer, and the one least likely to be behind on applying), the
+    /// lowest id on a tie. Nil when no other voter is reachable.
+    func bestTransferee(excluding excluded: Set<UInt64> = []) -> UInt64? {
+        guard role == .leader else { return nil }
+        let candidates = voterPeers.compactMap { peer -> (id: UInt64, match: UInt64)? in
+            guard !excluded.contains(peer), let pr = progress[peer], isRecentlyActive(pr) else { return nil }
+            return (peer, pr.match)
+        }
+        return candidates.max { ($0.match, $1.id) < ($1.match, $0.id) }?.id
+    }
+
     /// Sends `TimeoutNow` to the transfer target once its log matches ours; true if sent.
     @discardableResult
     func sendTimeoutNowIfCaughtUp() -> Bool {

@@ -82,8 +82,13 @@ final class Raft {
     /// The commit index the current leader last announced (a follower's view, for the commit
     /// lag it reports; 0 when no leader was heard in this term).
     var leaderCommit: UInt64 = 0
-    /// Leader only: linearizable reads (thesis §6.4 ReadIndex) in flight.
+    /// Leader: linearizable reads (thesis §6.4 ReadIndex) in flight; on every node, the
+    /// confirmed reads of this node's driver.
     var reads = ReadIndexQueue()
+    /// Follower and learner: reads forwarded to the leader.
+    var forwardedReads = ForwardedReads()
+    /// Reads of this node's driver given up since the last `Ready`.
+    var droppedReads: [UInt64] = []
 
     var electionTimeout: Int { config.electionTick }
     var heartbeatTimeout: Int { config.heartbeatTick }
@@ -148,7 +153,7 @@ final class Raft {
         resetRandomizedElectionTimeout()
         votes = [:]
         pendingBroadcast = false
-        reads = ReadIndexQueue()
+        abandonReads(newTerm: newTerm)
         leadTransferee = 0
         campaignOnceApplied = false
         retiringAt = 0
@@ -217,6 +222,7 @@ final class Raft {
 
     func tick() {
         ticks += 1
+        expireForwardedReads()
         if role == .leader {
             flushCommit()
             tickHeartbeat()
@@ -375,6 +381,14 @@ final class Raft {
             handleTimeoutNow(from: m.from)
             return
         }
+        if case .readIndex(let request) = m.body {
+            handleReadIndexRequest(from: m.from, request)
+            return
+        }
+        if case .readIndexResponse(let response) = m.body {
+            handleReadIndexResponse(from: m.from, response)
+            return
+        }
         switch role {
         case .leader: stepLeader(m)
         case .candidate, .preCandidate: stepCandidate(m)
@@ -402,7 +416,10 @@ final class Raft {
             send(.requestVoteResponse(RequestVoteResponse(term: term, voteGranted: false, preVote: request.preVote)), to: m.from)
         case .timeoutNow:
             send(.timeoutNowResponse(TimeoutNowResponse(term: term)), to: m.from)
-        case .requestVoteResponse, .appendEntriesResponse, .installSnapshotResponse, .timeoutNowResponse, .memberRefused:
+        case .readIndex(let request):
+            send(.readIndexResponse(ReadIndexResponse(term: term, context: request.context, success: false)), to: m.from)
+        case .requestVoteResponse, .appendEntriesResponse, .installSnapshotResponse, .timeoutNowResponse,
+            .readIndexResponse, .memberRefused:
             break
         }
     }
@@ -512,44 +529,6 @@ final class Raft {
         }
     }
 
-    // MARK: Linearizable reads (thesis §6.4)
-
-    /// ReadIndex: a read may be served once this node's state machine has applied the commit
-    /// index it had when the read arrived, provided it was still leader at that moment. The
-    /// answer comes back as a `ReadState` in a later `Ready`; reads still pending when this node
-    /// stops leading are dropped (the driver fails them).
-    func readIndex(_ requestID: UInt64) throws {
-        guard role == .leader else { throw RaftError.notLeader(leaderID: lead) }
-        // Step 1: until an entry of its own term commits, the leader may not know the latest
-        // commit index (Leader Completeness guarantees the entries, not the index).
-        if log.term(log.committed) != term {
-            reads.awaitCommit(requestID)
-            return
-        }
-        startRead(requestID)
-    }
-
-    /// Steps 2–3: record the commit index; a majority must answer a request sent after now.
-    private func startRead(_ requestID: UInt64) {
-        if quorum.voters == [id] {
-            reads.ready.append(ReadState(requestID: requestID, index: log.committed))
-        } else {
-            reads.enqueue(requestID, index: log.committed)
-        }
-    }
-
-    /// Sends one heartbeat round for every read that arrived since the last round, so a batch of
-    /// reads costs one round trip.
-    func flushReads() {
-        guard role == .leader, reads.startRound() else { return }
-        for peer in peers { sendHeartbeat(to: peer) }
-    }
-
-    func releaseConfirmedReads() {
-        let confirmed = quorum.committedIndex { $0 == id ? reads.round : progress[$0]?.readRound ?? 0 }
-        reads.release(confirmedRound: confirmed)
-    }
-
     // MARK: Leader replication
 
     /// §5.3 / Figure 2, Leaders: "If there exists an N such that N > commitIndex, a majority of
@@ -560,7 +539,7 @@ final class Raft {
         let index = quorum.committedIndex { progress[$0]?.match ?? 0 }
         guard log.maybeCommit(index, term: term) else { return }
         // The first commit of this term lets the reads that waited for it start (§6.4 step 1).
-        for requestID in reads.committedInTerm() { startRead(requestID) }
+        for origin in reads.committedInTerm() { startRead(origin) }
     }
 
     private func bcastAppend(sendIfEmpty: Bool) {

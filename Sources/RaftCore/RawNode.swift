@@ -65,11 +65,14 @@ public final class RawNode {
         try raft.propose(data)
     }
 
-    /// Asks for a linearizable read (thesis §6.4 ReadIndex). On the leader, a later `Ready`
-    /// carries a `ReadState` with `requestID` once leadership is confirmed; answer the read from
-    /// the state machine after applying through its `index`. Throws `RaftError.notLeader` on
-    /// other nodes. A read is silently dropped if this node stops leading before confirming it:
-    /// drivers fail reads still waiting when the term or role changes.
+    /// Asks for a linearizable read (thesis §6.4 ReadIndex) on any member: a later `Ready`
+    /// carries a `ReadState` with `requestID` once the leader has confirmed its leadership (a
+    /// follower or learner forwards the read to the leader it knows); answer the read from this
+    /// node's state machine after applying through the state's `index`. If the read cannot be
+    /// confirmed (leadership changed, the leader refused or did not answer within an election
+    /// timeout) its id comes back in `Ready.droppedReads` instead: answer it with a retriable
+    /// error. Throws `RaftError.notLeader` when no leader is known (a candidate, a follower
+    /// that has not heard from a leader in its term).
     public func readIndex(_ requestID: UInt64) throws {
         try raft.readIndex(requestID)
     }
@@ -139,10 +142,17 @@ public final class RawNode {
         try raft.transferLeadership(to: target)
     }
 
+    /// On the leader: the voter to hand leadership to when leaving — the most up-to-date of the
+    /// other voters heard from within an election timeout (nil if none, or not the leader).
+    public func bestTransferee(excluding excluded: Set<UInt64> = []) -> UInt64? {
+        raft.bestTransferee(excluding: excluded)
+    }
+
     /// True when `ready()` has something to do.
     public var hasReady: Bool {
         if raft.pendingBroadcast || !raft.msgs.isEmpty { return true }
-        if raft.reads.roundWanted || !raft.reads.ready.isEmpty { return true }
+        if raft.reads.roundDue || !raft.reads.ready.isEmpty { return true }
+        if raft.forwardedReads.batchDue || !raft.droppedReads.isEmpty { return true }
         if raft.hardState != prevHardState { return true }
         if raft.log.unstable.snapshot != nil || !raft.log.unstableEntries.isEmpty { return true }
         return raft.log.hasNextCommittedEntries
@@ -173,9 +183,11 @@ public final class RawNode {
         let ready = Ready(
             hardState: changed ? hardState : nil, entries: entries, snapshot: snapshot,
             committedEntries: raft.log.nextCommittedEntries(maxSize: raft.config.maxCommittedSizePerReady),
-            messages: now, messagesAfterPersist: afterPersist, readStates: raft.reads.ready, mustSync: mustSync)
+            messages: now, messagesAfterPersist: afterPersist, readStates: raft.reads.ready,
+            droppedReads: raft.droppedReads, mustSync: mustSync)
         raft.msgs = []
         raft.reads.ready = []
+        raft.droppedReads = []
         return ready
     }
 
@@ -252,7 +264,7 @@ public final class RawNode {
         raft.removalIndex != 0 && raft.lead != 0 && raft.lead != raft.id && raft.leaderCommit >= raft.removalIndex
     }
     /// Reads handed to `readIndex(_:)` and not yet confirmed or dropped.
-    public var hasPendingReads: Bool { !raft.reads.isEmpty }
+    public var hasPendingReads: Bool { !raft.reads.isEmpty || !raft.forwardedReads.isEmpty }
 
     public var status: Status {
         Status(

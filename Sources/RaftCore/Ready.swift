@@ -10,7 +10,8 @@ import RaftMessages
 ///    RPCs": a vote or an acknowledgement must never outlive a crash that lost its cause.
 /// 2. Send `messagesAfterPersist` (in any order; the network may lose or reorder them).
 /// 3. Restore `snapshot` into the state machine, then apply `committedEntries` in order; answer
-///    each of `readStates` once the applied index reaches its `index`.
+///    each of `readStates` once the applied index reaches its `index`, and each of
+///    `droppedReads` with a retriable error.
 /// 4. Call `advance` with this same value. The leader counts its own copy of `entries` toward
 ///    a majority only from here on.
 ///
@@ -32,12 +33,15 @@ public struct Ready: Sendable {
     public var messagesAfterPersist: [Message]
     /// Linearizable reads confirmed by a majority (thesis §6.4).
     public var readStates: [ReadState]
+    /// Reads that will not be confirmed (see `RawNode.readIndex(_:)`): answer them with a
+    /// retriable error.
+    public var droppedReads: [UInt64]
     /// The persisted writes of step 1 must be synced before step 2 (term, vote or log changed).
     public var mustSync: Bool
 
     /// True when there is nothing to do.
     public var isEmpty: Bool {
         hardState == nil && entries.isEmpty && snapshot == nil && committedEntries.isEmpty && messages.isEmpty
-            && messagesAfterPersist.isEmpty && readStates.isEmpty
+            && messagesAfterPersist.isEmpty && readStates.isEmpty && droppedReads.isEmpty
     }
 }

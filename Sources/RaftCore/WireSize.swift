@@ -96,6 +96,10 @@ extension RaftMessage {
             return ProtoSize.uint(m.term) + ProtoSize.uint(m.leaderID)
         case .timeoutNowResponse(let m):
             return ProtoSize.uint(m.term)
+        case .readIndex(let m):
+            return ProtoSize.uint(m.term) + ProtoSize.uint(m.context)
+        case .readIndexResponse(let m):
+            return ProtoSize.uint(m.term) + ProtoSize.uint(m.context) + ProtoSize.bool(m.success) + ProtoSize.uint(m.readIndex)
         case .memberRefused(let m):
             return ProtoSize.bool(m.removed) + ProtoSize.uint(m.expectedIncarnation) + ProtoSize.string(m.reason)
         }

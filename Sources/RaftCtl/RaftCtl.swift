@@ -64,7 +64,8 @@ struct RaftCtl: AsyncParsableCommand {
     }
 
     struct Get: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the value of KEY (linearizable read).")
+        static let configuration = CommandConfiguration(
+            abstract: "Print the value of KEY (linearizable read, answered by the first endpoint that can: any member serves it).")
         @OptionGroup var common: Common
         @Flag(help: "Read the first endpoint's own state now, without asking the leader (may be stale).")
         var serializable = false

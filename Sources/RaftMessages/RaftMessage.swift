@@ -8,6 +8,8 @@ public enum RaftMessage: Sendable, Hashable {
     case installSnapshotResponse(InstallSnapshotResponse)
     case timeoutNow(TimeoutNowRequest)
     case timeoutNowResponse(TimeoutNowResponse)
+    case readIndex(ReadIndexRequest)
+    case readIndexResponse(ReadIndexResponse)
     /// Not an RPC of the core: the transport's answer to an envelope from a member it refuses.
     case memberRefused(MemberRefused)
 
@@ -23,15 +25,18 @@ public enum RaftMessage: Sendable, Hashable {
         case .installSnapshotResponse(let m): m.term
         case .timeoutNow(let m): m.term
         case .timeoutNowResponse(let m): m.term
+        case .readIndex(let m): m.term
+        case .readIndexResponse(let m): m.term
         case .memberRefused: 0
         }
     }
 
-    /// True for the four request kinds, false for responses and refusals.
+    /// True for the request kinds, false for responses and refusals.
     public var isRequest: Bool {
         switch self {
-        case .requestVote, .appendEntries, .installSnapshot, .timeoutNow: true
-        case .requestVoteResponse, .appendEntriesResponse, .installSnapshotResponse, .timeoutNowResponse, .memberRefused:
+        case .requestVote, .appendEntries, .installSnapshot, .timeoutNow, .readIndex: true
+        case .requestVoteResponse, .appendEntriesResponse, .installSnapshotResponse, .timeoutNowResponse,
+            .readIndexResponse, .memberRefused:
             false
         }
     }

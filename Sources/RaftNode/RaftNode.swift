@@ -111,9 +111,10 @@ public final class RaftNode<Machine: StateMachine>: Sendable {
 
     /// Runs `body` on the node's loop with the state machine once it reflects every write
     /// acknowledged before this call: a linearizable read served by ReadIndex (thesis §6.4)
-    /// without a trip through the log. Only the leader serves them: elsewhere the future fails
-    /// with `RaftNodeError.notLeader`, and with `.leadershipChanged` if this node stops leading
-    /// before a majority confirms it.
+    /// without a trip through the log. Every member serves them (a follower or learner asks the
+    /// leader for the read index, then answers from its own state machine). The future fails
+    /// with `RaftNodeError.notLeader(leaderID: 0)` when this member knows no leader, and with
+    /// `.readNotConfirmed` when no leader confirmed the read (both are safe to retry).
     public func read<T: Sendable>(_ body: @escaping @Sendable (Machine) throws -> T) -> EventLoopFuture<T> {
         let promise = eventLoop.makePromise(of: T.self)
         eventLoop.execute {
@@ -151,6 +152,16 @@ public final class RaftNode<Machine: StateMachine>: Sendable {
     public func transferLeadership(to target: UInt64, timeout: TimeAmount? = nil) -> EventLoopFuture<Void> {
         let promise = eventLoop.makePromise(of: Void.self)
         eventLoop.execute { self.driver.value.transferLeadership(to: target, timeout: timeout, promise: promise) }
+        return promise.futureResult
+    }
+
+    /// Hands leadership to the most up-to-date other voter heard from lately (see
+    /// `RawNode.bestTransferee`), skipping `excluded`: what a leader does before it stops or
+    /// leaves. Succeeds with the new leader's id once it leads; fails with `.notLeader` on other
+    /// members, and with `.transferFailed` when no voter is reachable or none took over in time.
+    public func handOverLeadership(excluding excluded: Set<UInt64> = [], timeout: TimeAmount? = nil) -> EventLoopFuture<UInt64> {
+        let promise = eventLoop.makePromise(of: UInt64.self)
+        eventLoop.execute { self.driver.value.handOverLeadership(excluding: excluded, timeout: timeout, promise: promise) }
         return promise.futureResult
     }
 
@@ -225,12 +236,6 @@ final class Driver<Machine: StateMachine> {
     /// Called on the loop with the state machine when a linearizable read may run.
     typealias ReadCallback = (Result<Machine, RaftNodeError>) -> Void
 
-    /// A read handed to the core and not yet confirmed.
-    private struct PendingRead {
-        let term: UInt64
-        let callback: ReadCallback
-    }
-
     /// A configuration change appended at some index, waiting to be applied.
     private struct ConfigWaiter {
         let term: UInt64
@@ -263,8 +268,8 @@ final class Driver<Machine: StateMachine> {
     private var waiters: [UInt64: Waiter] = [:]
     /// Reads queued while a write was in flight.
     private var readRequests: [ReadCallback] = []
-    /// Reads the core is confirming, by request id.
-    private var pendingReads: [UInt64: PendingRead] = [:]
+    /// Reads the core is confirming (or has dropped: `Ready.droppedReads`), by request id.
+    private var pendingReads: [UInt64: ReadCallback] = [:]
     /// Confirmed reads waiting for the state machine to apply through their index.
     private var confirmedReads: [(index: UInt64, callback: ReadCallback)] = []
     private var nextReadID: UInt64 = 1
@@ -416,21 +421,38 @@ final class Driver<Machine: StateMachine> {
 
     func transferLeadership(to target: UInt64, timeout: TimeAmount?, promise: EventLoopPromise<Void>) {
         guard !stopped else { return promise.fail(RaftNodeError.stopped) }
+        controls.append { [self] in startTransfer(to: target, timeout: timeout, promise: promise) }
+        driveSoon()
+    }
+
+    func handOverLeadership(excluding excluded: Set<UInt64>, timeout: TimeAmount?, promise: EventLoopPromise<UInt64>) {
+        guard !stopped else { return promise.fail(RaftNodeError.stopped) }
         controls.append { [self] in
-            do {
-                try rawNode.transferLeadership(to: target)
-            } catch {
-                return promise.fail(Self.nodeError(error, leader: rawNode.leaderID))
+            guard rawNode.isLeader else { return promise.fail(RaftNodeError.notLeader(leaderID: rawNode.leaderID)) }
+            guard let target = rawNode.bestTransferee(excluding: excluded) else {
+                return promise.fail(RaftNodeError.transferFailed("no other voter has been heard from within an election timeout"))
             }
-            if rawNode.leaderID == target { return promise.succeed(()) }
-            let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
-            let limit = timeout ?? electionTimeout * 2
-            let task = eventLoop.scheduleTask(in: limit) {
-                loopBound.value.transferTimedOut(target: target)
-            }
-            transferWaiters.append(TransferWaiter(target: target, promise: promise, timeout: task))
+            let done = eventLoop.makePromise(of: Void.self)
+            done.futureResult.map { target }.cascade(to: promise)
+            startTransfer(to: target, timeout: timeout, promise: done)
         }
         driveSoon()
+    }
+
+    /// Runs as a control (between two `Ready`s).
+    private func startTransfer(to target: UInt64, timeout: TimeAmount?, promise: EventLoopPromise<Void>) {
+        do {
+            try rawNode.transferLeadership(to: target)
+        } catch {
+            return promise.fail(Self.nodeError(error, leader: rawNode.leaderID))
+        }
+        if rawNode.leaderID == target { return promise.succeed(()) }
+        let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
+        let limit = timeout ?? electionTimeout * 2
+        let task = eventLoop.scheduleTask(in: limit) {
+            loopBound.value.transferTimedOut(target: target)
+        }
+        transferWaiters.append(TransferWaiter(target: target, promise: promise, timeout: task))
     }
 
     private func transferTimedOut(target: UInt64) {
@@ -486,13 +508,12 @@ final class Driver<Machine: StateMachine> {
             nextReadID += 1
             do {
                 try rawNode.readIndex(id)
-                pendingReads[id] = PendingRead(term: rawNode.term, callback: callback)
+                pendingReads[id] = callback
             } catch {
                 callback(.failure(.notLeader(leaderID: rawNode.leaderID)))
             }
         }
         readRequests.removeAll(keepingCapacity: true)
-        failReadsOfLostLeadership()
         guard rawNode.hasReady else {
             refreshStatus()
             return
@@ -602,9 +623,12 @@ final class Driver<Machine: StateMachine> {
             }
         }
         for state in ready.readStates {
-            if let read = pendingReads.removeValue(forKey: state.requestID) {
-                confirmedReads.append((state.index, read.callback))
+            if let callback = pendingReads.removeValue(forKey: state.requestID) {
+                confirmedReads.append((state.index, callback))
             }
+        }
+        for id in ready.droppedReads {
+            pendingReads.removeValue(forKey: id)?(.failure(.readNotConfirmed))
         }
         rawNode.advance(ready)
         // Configuration changes take effect in `advance`: answer their proposers now.
@@ -668,17 +692,6 @@ final class Driver<Machine: StateMachine> {
             served += 1
         }
         confirmedReads.removeFirst(served)
-    }
-
-    /// The core drops unconfirmed reads when this node stops leading; tell their callers.
-    private func failReadsOfLostLeadership() {
-        guard !pendingReads.isEmpty else { return }
-        let leading = rawNode.isLeader
-        let term = rawNode.term
-        for (id, read) in pendingReads where !leading || read.term != term {
-            pendingReads[id] = nil
-            read.callback(.failure(.leadershipChanged))
-        }
     }
 
     /// §7: once `snapshotEntries` entries were applied since the last snapshot, serialize the
@@ -782,7 +795,7 @@ final class Driver<Machine: StateMachine> {
             waiter.promise.fail(reason)
         }
         transferWaiters.removeAll()
-        let reads = readRequests + pendingReads.values.map(\.callback) + confirmedReads.map(\.callback)
+        let reads = readRequests + Array(pendingReads.values) + confirmedReads.map(\.callback)
         readRequests.removeAll()
         pendingReads.removeAll()
         confirmedReads.removeAll()

@@ -102,6 +102,9 @@ public enum RaftNodeError: Error, Hashable, Sendable, CustomStringConvertible {
     case removed(UInt64)
     /// The cluster refused this member (a peer sent `MemberRefused`); the text says why.
     case refused(String)
+    /// No leader confirmed a linearizable read (leadership changed, or the leader did not
+    /// answer within an election timeout). Retrying is safe.
+    case readNotConfirmed
 
     public var description: String {
         switch self {
@@ -115,6 +118,7 @@ public enum RaftNodeError: Error, Hashable, Sendable, CustomStringConvertible {
         case .transferInProgress: "a leadership transfer is in progress; retry with the new leader"
         case .removed(let id): "member \(id) was removed from the cluster"
         case .refused(let reason): reason
+        case .readNotConfirmed: "no leader confirmed the read (leadership changed or the leader did not answer); retry"
         }
     }
 }

@@ -73,7 +73,7 @@ extension ClientService {
             guard status.role == .leader else { return promise.fail(RaftNodeError.notLeader(leaderID: status.leaderID)) }
             if done(status.configuration) { return promise.succeed(self.membersResponse(id, status.configuration)) }
             if let leaving, leaving == status.id {
-                self.handOver(from: status, excluding: leaving, promise: promise)
+                self.handOver(excluding: leaving, promise: promise)
             } else {
                 self.propose(ConfigChange(steps), id: id, until: .now() + Self.transientRetryWindow, promise: promise)
             }
@@ -97,18 +97,11 @@ extension ClientService {
         }
     }
 
-    /// Hands leadership to the voter (other than `excluding`) whose log is closest to the
-    /// leader's, then answers NOT_LEADER naming it.
-    private func handOver(from status: RaftNodeStatus, excluding leaving: UInt64, promise: EventLoopPromise<ClientResponse>) {
-        let candidates = status.configuration.voterIDs.filter { $0 != status.id && $0 != leaving }
-        guard let target = candidates.min(by: { (status.followerLag[$0] ?? .max, $0) < (status.followerLag[$1] ?? .max, $1) })
-        else {
-            return promise.fail(
-                RaftNodeError.configChangeRefused("no other voter to hand leadership to", transient: false))
-        }
-        node.transferLeadership(to: target).whenComplete { result in
+    /// Hands leadership to the most up-to-date other voter, then answers NOT_LEADER naming it.
+    private func handOver(excluding leaving: UInt64, promise: EventLoopPromise<ClientResponse>) {
+        node.handOverLeadership(excluding: [leaving]).whenComplete { result in
             switch result {
-            case .success: promise.fail(RaftNodeError.notLeader(leaderID: target))
+            case .success(let target): promise.fail(RaftNodeError.notLeader(leaderID: target))
             case .failure(let error): promise.fail(error)
             }
         }

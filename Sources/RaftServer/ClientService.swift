@@ -6,9 +6,10 @@ import RaftKV
 import RaftMessages
 import RaftNode
 
-/// Answers the client protocol (proto/kv.proto) for one node: writes and reads go through the
-/// log on the leader (linearizable); a follower answers NOT_LEADER with the leader's id and
-/// client address; a request that cannot finish within `requestTimeout` is answered TIMEOUT.
+/// Answers the client protocol (proto/kv.proto) for one node: writes go through the log on the
+/// leader (a follower answers NOT_LEADER with the leader's id and client address); linearizable
+/// reads are answered by every member (ReadIndex, forwarded to the leader by followers); a
+/// request that cannot finish within `requestTimeout` is answered TIMEOUT.
 /// Membership operations are in `ClientService+Membership.swift`.
 public final class ClientService: Sendable {
     public let node: RaftNode<KVStore>
@@ -61,8 +62,9 @@ public final class ClientService: Sendable {
                 // This member's own applied state, now: any member answers, possibly stale.
                 return node.withStateMachine(lookup).map { self.tally($0) }
             }
-            // Linearizable: the leader confirms it still leads, then answers from its state
-            // machine once applied through the commit index it had (ReadIndex, thesis §6.4).
+            // Linearizable, on any member: the leader confirms it still leads (for a follower's
+            // read, forwarded to it), then this member answers from its state machine once
+            // applied through the leader's commit index (ReadIndex, thesis §6.4).
             return withTimeout(id: id, node.read(lookup))
         }
         if operation.isWrite && request.clientID == 0 {
@@ -113,6 +115,12 @@ public final class ClientService: Sendable {
             case .failure(RaftNodeError.leadershipChanged):
                 promise.succeed(
                     ClientResponse(requestID: id, status: .timeout, error: "leadership changed; retry (a write with the same sequence)"))
+            case .failure(RaftNodeError.stopped):
+                // A write may still commit through the other members: retrying it (same
+                // sequence) elsewhere is what TIMEOUT asks for.
+                promise.succeed(ClientResponse(requestID: id, status: .timeout, error: "this member is stopping; retry on another"))
+            case .failure(RaftNodeError.readNotConfirmed):
+                promise.succeed(ClientResponse(requestID: id, status: .timeout, error: "\(RaftNodeError.readNotConfirmed)"))
             case .failure(RaftNodeError.transferInProgress):
                 promise.succeed(
                     ClientResponse(requestID: id, status: .timeout, error: "leadership is being handed over; retry"))

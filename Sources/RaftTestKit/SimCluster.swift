@@ -96,8 +96,12 @@ public final class SimCluster {
     /// Reads asked for and not yet confirmed: request id → `maxIndex` when asked.
     private var pendingReads: [UInt64: UInt64] = [:]
     private var nextReadID: UInt64 = 1
-    /// Reads confirmed so far (each checked against its floor).
+    /// Reads confirmed so far (each checked against its floor), and those of them a follower
+    /// or learner asked (forwarded to the leader).
     public private(set) var readsConfirmed = 0
+    public private(set) var forwardedReadsConfirmed = 0
+    /// Reads the core gave up on (`Ready.droppedReads`).
+    public private(set) var readsDropped = 0
     var failure: String?
     private var eventsAtSameTime = 0
 
@@ -427,10 +431,10 @@ public final class SimCluster {
         }
     }
 
-    /// Asks server `i` for a linearizable read (ReadIndex, thesis §6.4); false if it is not
-    /// the leader. When the read is confirmed its index must be at least the highest index any
-    /// server had applied when it was asked (every write acknowledged before the read): a lower
-    /// one is a stale read and fails the run.
+    /// Asks server `i` for a linearizable read (ReadIndex, thesis §6.4; a follower or learner
+    /// forwards it to the leader); false if it knows no leader. When the read is confirmed its
+    /// index must be at least the highest index any server had applied when it was asked (every
+    /// write acknowledged before the read): a lower one is a stale read and fails the run.
     @discardableResult
     public func startRead(_ i: Int) -> Bool {
         guard let server = servers[i], isCurrent(server) else { return false }
@@ -532,6 +536,10 @@ public final class SimCluster {
                         "server \(server.index): read \(state.requestID) confirmed at index \(state.index), below index \(floor) that was applied before the read was asked (stale read)")
                 }
                 readsConfirmed += 1
+                if !server.node.isLeader { forwardedReadsConfirmed += 1 }
+            }
+            for id in ready.droppedReads where pendingReads.removeValue(forKey: id) != nil {
+                readsDropped += 1
             }
             server.node.advance(ready)
         }

@@ -16,11 +16,26 @@ import RaftMessages
 ///
 /// A FIFO (rather than a lookup by id) is enough because the node answers each peer's requests
 /// in the order it received them: it steps them one by one and the core emits each response
-/// while stepping its request. Where the core stays silent (a RequestVote ignored inside the
-/// leader lease, Raft thesis §4.2.3), the pending entry is skipped the next time the node
-/// answers that peer with another kind, or forgotten once older than `pendingResponseLifetime`,
-/// and counted as a resynchronization.
+/// while stepping its request. Where the core stays silent, the pending entry is skipped the
+/// next time the node answers that peer with another kind, or forgotten once older than
+/// `pendingResponseLifetime`, and counted as a resynchronization.
+///
+/// A forwarded read (`ReadIndexRequest`) is the exception: the leader answers it only after a
+/// heartbeat round, while answering that peer's other requests at once. Read requests therefore
+/// queue in a lane of their own, answered in order within it (the core answers every one, in
+/// arrival order), and other answers never skip them.
 final class ResponseRouter: Sendable {
+    /// Which FIFO of a peer a request waits in.
+    private struct Lane: Hashable {
+        let peer: UInt64
+        let deferred: Bool
+
+        init(peer: UInt64, rpc: RPCKind) {
+            self.peer = peer
+            self.deferred = rpc == .readIndex
+        }
+    }
+
     struct Pending: Sendable {
         let connection: InboundConnection
         let envelopeID: UInt64
@@ -28,9 +43,9 @@ final class ResponseRouter: Sendable {
         let deliveredAt: NIODeadline
     }
 
-    /// Per sending peer, in delivery order. Empty FIFOs stay (one per member at most), so the
-    /// buffers are mutated in place and not reallocated per request.
-    private let pending = NIOLockedValueBox<[UInt64: CircularBuffer<Pending>]>([:])
+    /// Per sending peer and lane, in delivery order. Empty FIFOs stay (two per member at most),
+    /// so the buffers are mutated in place and not reallocated per request.
+    private let pending = NIOLockedValueBox<[Lane: CircularBuffer<Pending>]>([:])
     private let limit: Int
     private let lifetime: TimeAmount
     private let observer: any TransportObserver
@@ -54,14 +69,15 @@ final class ResponseRouter: Sendable {
         let now = NIODeadline.now()
         let entry = Pending(
             connection: connection, envelopeID: envelopeID, rpc: RPCKind(message.body), deliveredAt: now)
+        let lane = Lane(peer: message.from, rpc: entry.rpc)
         let (expired, evicted): (Int, Pending?) = pending.withLockedValue { fifos in
             guard delivery.deliver(message) else { return (0, nil) }
-            let expired = Self.forgetExpired(in: &fifos[message.from, default: []], now: now, lifetime: lifetime)
+            let expired = Self.forgetExpired(in: &fifos[lane, default: []], now: now, lifetime: lifetime)
             var evicted: Pending?
-            if fifos[message.from, default: []].count >= limit {
-                evicted = fifos[message.from]?.removeFirst()
+            if fifos[lane, default: []].count >= limit {
+                evicted = fifos[lane]?.removeFirst()
             }
-            fifos[message.from, default: []].append(entry)
+            fifos[lane, default: []].append(entry)
             return (expired, evicted)
         }
         if expired > 0 {
@@ -81,13 +97,14 @@ final class ResponseRouter: Sendable {
     /// discarded and nil is returned.
     func takePending(for rpc: RPCKind, peer: UInt64) -> Pending? {
         let now = NIODeadline.now()
+        let lane = Lane(peer: peer, rpc: rpc)
         let (found, discarded): (Pending?, Int) = pending.withLockedValue { fifos in
-            guard fifos[peer] != nil else { return (nil, 0) }
-            let expired = Self.forgetExpired(in: &fifos[peer]!, now: now, lifetime: lifetime)
-            guard let position = fifos[peer]!.firstIndex(where: { $0.rpc == rpc }) else { return (nil, expired) }
-            let skipped = fifos[peer]!.distance(from: fifos[peer]!.startIndex, to: position)
-            fifos[peer]!.removeFirst(skipped)
-            return (fifos[peer]!.removeFirst(), expired + skipped)
+            guard fifos[lane] != nil else { return (nil, 0) }
+            let expired = Self.forgetExpired(in: &fifos[lane]!, now: now, lifetime: lifetime)
+            guard let position = fifos[lane]!.firstIndex(where: { $0.rpc == rpc }) else { return (nil, expired) }
+            let skipped = fifos[lane]!.distance(from: fifos[lane]!.startIndex, to: position)
+            fifos[lane]!.removeFirst(skipped)
+            return (fifos[lane]!.removeFirst(), expired + skipped)
         }
         if discarded > 0 {
             observer.responsesResynchronized(peer: peer, discarded: discarded)

@@ -9,6 +9,7 @@ public enum RPCKind: String, Sendable, Hashable, CaseIterable {
     case appendEntries = "append_entries"
     case installSnapshot = "install_snapshot"
     case timeoutNow = "timeout_now"
+    case readIndex = "read_index"
     case memberRefused = "member_refused"
 
     /// The RPC a request or a response belongs to.
@@ -18,6 +19,7 @@ public enum RPCKind: String, Sendable, Hashable, CaseIterable {
         case .appendEntries, .appendEntriesResponse: self = .appendEntries
         case .installSnapshot, .installSnapshotResponse: self = .installSnapshot
         case .timeoutNow, .timeoutNowResponse: self = .timeoutNow
+        case .readIndex, .readIndexResponse: self = .readIndex
         case .memberRefused: self = .memberRefused
         }
     }

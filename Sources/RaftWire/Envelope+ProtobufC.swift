@@ -106,6 +106,20 @@ extension RaftMessage {
             c.pointee.term = m.term
             envelope.pointee.body_case = RAFT__ENVELOPE__BODY_TIMEOUT_NOW_RESPONSE
             envelope.pointee.timeout_now_response = c
+        case .readIndex(let m):
+            let c = try arena.message(Raft__ReadIndexRequest.self, raft__read_index_request__init)
+            c.pointee.term = m.term
+            c.pointee.context = m.context
+            envelope.pointee.body_case = RAFT__ENVELOPE__BODY_READ_INDEX
+            envelope.pointee.read_index = c
+        case .readIndexResponse(let m):
+            let c = try arena.message(Raft__ReadIndexResponse.self, raft__read_index_response__init)
+            c.pointee.term = m.term
+            c.pointee.context = m.context
+            c.pointee.success = m.success ? 1 : 0
+            c.pointee.read_index = m.readIndex
+            envelope.pointee.body_case = RAFT__ENVELOPE__BODY_READ_INDEX_RESPONSE
+            envelope.pointee.read_index_response = c
         case .memberRefused(let m):
             let c = try arena.message(Raft__MemberRefused.self, raft__member_refused__init)
             c.pointee.removed = m.removed ? 1 : 0
@@ -167,6 +181,13 @@ extension RaftMessage {
             self = .timeoutNow(TimeoutNowRequest(term: m.term, leaderID: m.leader_id))
         case RAFT__ENVELOPE__BODY_TIMEOUT_NOW_RESPONSE:
             self = .timeoutNowResponse(TimeoutNowResponse(term: e.timeout_now_response.pointee.term))
+        case RAFT__ENVELOPE__BODY_READ_INDEX:
+            let m = e.read_index.pointee
+            self = .readIndex(ReadIndexRequest(term: m.term, context: m.context))
+        case RAFT__ENVELOPE__BODY_READ_INDEX_RESPONSE:
+            let m = e.read_index_response.pointee
+            self = .readIndexResponse(
+                ReadIndexResponse(term: m.term, context: m.context, success: m.success != 0, readIndex: m.read_index))
         case RAFT__ENVELOPE__BODY_MEMBER_REFUSED:
             let m = e.member_refused.pointee
             self = .memberRefused(

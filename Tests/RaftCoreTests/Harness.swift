@@ -17,6 +17,9 @@ final class TestNode {
     }
 
     var raft: Raft { node.raft }
+    /// Read states and dropped reads of the `Ready`s `drain()` processed.
+    var readStates: [ReadState] = []
+    var droppedReads: [UInt64] = []
 
     /// Persists and returns the messages of every pending `Ready` (applying is a no-op).
     @discardableResult
@@ -28,6 +31,8 @@ final class TestNode {
             try! storage.append(ready.entries)
             if let hardState = ready.hardState { storage.setHardState(hardState) }
             out += ready.messages + ready.messagesAfterPersist
+            readStates += ready.readStates
+            droppedReads += ready.droppedReads
             node.advance(ready)
         }
         return out
@@ -147,6 +152,16 @@ extension Message {
 
     var installSnapshot: InstallSnapshotRequest? {
         if case .installSnapshot(let m) = body { return m }
+        return nil
+    }
+
+    var readIndex: ReadIndexRequest? {
+        if case .readIndex(let m) = body { return m }
+        return nil
+    }
+
+    var readIndexResponse: ReadIndexResponse? {
+        if case .readIndexResponse(let m) = body { return m }
         return nil
     }
 

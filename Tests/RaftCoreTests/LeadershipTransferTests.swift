@@ -74,6 +74,29 @@ import Testing
         try net[1].node.propose([1])
     }
 
+    /// A leader that stops (SIGTERM) or leaves hands over to the voter whose log is closest to
+    /// its own among those heard from within an election timeout: the quickest transfer.
+    @Test func aLeavingLeaderHandsOverToTheMostUpToDateVoterHeardFromLately() throws {
+        let net = TestNetwork(5) { $0.checkQuorum = true }
+        net.elect(1)
+        try net[1].node.propose([0])
+        net.deliver()
+        // 3 misses the next entries; 5 stops answering altogether.
+        net.drop = { ($0.to == 3 && $0.appendEntries.map { !$0.entries.isEmpty } == true) || $0.to == 5 || $0.from == 5 }
+        for i in 0..<3 { try net[1].node.propose([UInt8(i)]) }
+        net.deliver()
+        for _ in 0...net[1].raft.config.electionTick {
+            net[1].tick()
+            net.deliver()
+        }
+        #expect(net[1].raft.role == .leader)
+        #expect(net[1].node.bestTransferee() == 2, "2 and 4 are up to date; the lower id wins the tie")
+        #expect(net[1].node.bestTransferee(excluding: [2]) == 4)
+        #expect(net[1].node.bestTransferee(excluding: [2, 4]) == 3, "3 lags but answers")
+        #expect(net[1].node.bestTransferee(excluding: [2, 3, 4]) == nil, "5 was not heard from")
+        #expect(net[2].node.bestTransferee() == nil, "only a leader hands over")
+    }
+
     @Test func proposalsDuringATransferAreDroppedNotAppended() throws {
         let net = try cluster()
         net.drop = { $0.to == 3 }

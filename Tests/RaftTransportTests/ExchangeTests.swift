@@ -188,6 +188,29 @@ struct ExchangeTests {
         await node.stop()
     }
 
+    /// A forwarded read is answered after a heartbeat round, while the node answers the same
+    /// peer's other requests at once: those answers do not skip it, and the read answers keep
+    /// their own order and ids.
+    @Test func forwardedReadsWaitInTheirOwnLaneAndKeepTheirIDs() async throws {
+        let node = TestNode.make(id: 2, peers: [1: PeerAddress(host: loopback, port: 1)])
+        try await node.start(autoRespond: false)
+        let client = try await RawClient(port: node.port)
+        let read = { (context: UInt64) in RaftMessage.readIndex(ReadIndexRequest(term: 1, context: context)) }
+        try await client.send(Envelope(clusterID: clusterID, fromID: 1, toID: 2, id: 1, body: read(1)))
+        try await client.send(Envelope(clusterID: clusterID, fromID: 1, toID: 2, id: 2, body: voteRequest(from: 1)))
+        try await client.send(Envelope(clusterID: clusterID, fromID: 1, toID: 2, id: 3, body: read(2)))
+        #expect(try await eventually { node.messages(from: 1).count == 3 })
+        node.send(response(to: voteRequest(from: 1))!, to: 1)
+        for context in UInt64(1)...2 {
+            node.send(.readIndexResponse(ReadIndexResponse(term: 1, context: context, success: true, readIndex: 9)), to: 1)
+        }
+        #expect(try await eventually { client.frameCount == 3 })
+        #expect(try client.envelopes.map { [$0.id: tag($0.body!)] } == [[2: "vote"], [1: "read 1"], [3: "read 2"]])
+        #expect(node.stats.resynchronizations == 0)
+        await client.close()
+        await node.stop()
+    }
+
     /// A request the node never answers is forgotten after `pendingResponseLifetime`, so a later
     /// response of the same kind gets its own request's id.
     @Test func unansweredRequestIsForgottenAfterItsLifetime() async throws {

@@ -86,6 +86,8 @@ func tag(_ body: RaftMessage) -> String {
     case .installSnapshot(let m): "snapshot \(m.offset)"
     case .installSnapshotResponse(let m): "snapshot \(m.nextOffset - 3)"
     case .timeoutNow, .timeoutNowResponse: "timeout-now"
+    case .readIndex(let m): "read \(m.context)"
+    case .readIndexResponse(let m): "read \(m.context)"
     case .memberRefused: "refused"
     }
 }

@@ -88,6 +88,12 @@ enum ProtoJSON {
             d["timeout_now"] = ["term": u(m.term), "leader_id": u(m.leaderID)]
         case .timeoutNowResponse(let m):
             d["timeout_now_response"] = ["term": u(m.term)]
+        case .readIndex(let m):
+            d["read_index"] = ["term": u(m.term), "context": u(m.context)]
+        case .readIndexResponse(let m):
+            d["read_index_response"] = [
+                "term": u(m.term), "context": u(m.context), "success": m.success, "read_index": u(m.readIndex),
+            ]
         case .memberRefused(let m):
             d["member_refused"] = [
                 "removed": m.removed, "expected_incarnation": u(m.expectedIncarnation), "reason": m.reason,

@@ -68,6 +68,10 @@ enum Samples {
         .timeoutNow(TimeoutNowRequest(term: 12, leaderID: 2)),
         .timeoutNow(TimeoutNowRequest(term: max, leaderID: max)),
         .timeoutNowResponse(TimeoutNowResponse(term: 13)),
+        .readIndex(ReadIndexRequest(term: 14, context: 3)),
+        .readIndex(ReadIndexRequest(term: max, context: max)),
+        .readIndexResponse(ReadIndexResponse(term: 14, context: 3, success: true, readIndex: 99)),
+        .readIndexResponse(ReadIndexResponse(term: max, context: max, success: false, readIndex: max)),
         .memberRefused(MemberRefused(removed: true, reason: "member 4 was removed from the cluster")),
         .memberRefused(MemberRefused(removed: false, expectedIncarnation: max, reason: "données perdues")),
     ]

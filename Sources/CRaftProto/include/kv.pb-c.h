@@ -51,8 +51,9 @@ typedef enum _Raft__Kv__Status {
    */
   RAFT__KV__STATUS__NOT_FOUND = 1,
   /*
-   * This node is not the leader; `leader_id` and `leader_address` name the
-   * leader when it is known (0 and "" otherwise). Retry there.
+   * This node is not the leader (writes, membership operations), or knows
+   * no leader (reads); `leader_id` and `leader_address` name the leader when
+   * it is known (0 and "" otherwise). Retry there.
    */
   RAFT__KV__STATUS__NOT_LEADER = 2,
   /*
@@ -95,10 +96,13 @@ struct  Raft__Kv__GetRequest
   ProtobufCMessage base;
   ProtobufCBinaryData key;
   /*
-   * False (the default): a linearizable read, answered by the leader after
-   * everything committed before it (ReadIndex, thesis §6.4). True: answered from
-   * the receiving member's own applied state at once, by any member; it may
-   * be stale (etcd's "serializable" read).
+   * False (the default): a linearizable read, answered by any member once it
+   * has applied everything the leader had committed when the read arrived
+   * (ReadIndex, thesis §6.4; a follower asks the leader for that index). A
+   * member that knows no leader answers NOT_LEADER with leader_id 0; one whose
+   * read no leader confirmed answers TIMEOUT; both are safe to retry, on any
+   * member. True: answered from the receiving member's own applied state at
+   * once; it may be stale (etcd's "serializable" read).
    */
   protobuf_c_boolean serializable;
 };

@@ -24,6 +24,8 @@ typedef struct Raft__InstallSnapshotRequest Raft__InstallSnapshotRequest;
 typedef struct Raft__InstallSnapshotResponse Raft__InstallSnapshotResponse;
 typedef struct Raft__TimeoutNowRequest Raft__TimeoutNowRequest;
 typedef struct Raft__TimeoutNowResponse Raft__TimeoutNowResponse;
+typedef struct Raft__ReadIndexRequest Raft__ReadIndexRequest;
+typedef struct Raft__ReadIndexResponse Raft__ReadIndexResponse;
 typedef struct Raft__MemberRefused Raft__MemberRefused;
 typedef struct Raft__Member Raft__Member;
 typedef struct Raft__Configuration Raft__Configuration;
@@ -400,6 +402,61 @@ struct  Raft__TimeoutNowResponse
 
 
 /*
+ * Sent by a follower or learner to the leader it knows, to serve a
+ * linearizable read itself (Raft thesis §6.4, forwarded as etcd's
+ * MsgReadIndex): the leader confirms its leadership with a heartbeat round,
+ * as for its own reads, and answers with its commit index as of the
+ * request's arrival. The sender answers its reads once it has applied
+ * through that index. One request carries a batch of the sender's reads.
+ */
+struct  Raft__ReadIndexRequest
+{
+  ProtobufCMessage base;
+  /*
+   * Sender's term.
+   */
+  uint64_t term;
+  /*
+   * Chosen by the sender to match the answer to its batch of reads.
+   */
+  uint64_t context;
+};
+#define RAFT__READ_INDEX_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raft__read_index_request__descriptor) \
+    , 0, 0 }
+
+
+/*
+ * Answer to a ReadIndexRequest. Every request is answered, in the order the
+ * requests arrived: with success once leadership is confirmed, or without
+ * (the receiver does not lead in that term, or stopped leading first).
+ */
+struct  Raft__ReadIndexResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Receiver's term.
+   */
+  uint64_t term;
+  /*
+   * The request's context.
+   */
+  uint64_t context;
+  /*
+   * True when `read_index` may be used.
+   */
+  protobuf_c_boolean success;
+  /*
+   * The leader's commit index when the request arrived.
+   */
+  uint64_t read_index;
+};
+#define RAFT__READ_INDEX_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raft__read_index_response__descriptor) \
+    , 0, 0, 0, 0 }
+
+
+/*
  * Sent back, instead of handling it, for an envelope from a member that the
  * receiver's configuration does not accept: an id that was removed from the
  * cluster, or an incarnation other than the one recorded for that id (the
@@ -546,7 +603,9 @@ typedef enum {
   RAFT__ENVELOPE__BODY_INSTALL_SNAPSHOT_RESPONSE = 15,
   RAFT__ENVELOPE__BODY_TIMEOUT_NOW = 16,
   RAFT__ENVELOPE__BODY_TIMEOUT_NOW_RESPONSE = 17,
-  RAFT__ENVELOPE__BODY_MEMBER_REFUSED = 18
+  RAFT__ENVELOPE__BODY_MEMBER_REFUSED = 18,
+  RAFT__ENVELOPE__BODY_READ_INDEX = 19,
+  RAFT__ENVELOPE__BODY_READ_INDEX_RESPONSE = 20
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RAFT__ENVELOPE__BODY__CASE)
 } Raft__Envelope__BodyCase;
 
@@ -592,6 +651,8 @@ struct  Raft__Envelope
     Raft__TimeoutNowRequest *timeout_now;
     Raft__TimeoutNowResponse *timeout_now_response;
     Raft__MemberRefused *member_refused;
+    Raft__ReadIndexRequest *read_index;
+    Raft__ReadIndexResponse *read_index_response;
   };
 };
 #define RAFT__ENVELOPE__INIT \
@@ -770,6 +831,44 @@ Raft__TimeoutNowResponse *
 void   raft__timeout_now_response__free_unpacked
                      (Raft__TimeoutNowResponse *message,
                       ProtobufCAllocator *allocator);
+/* Raft__ReadIndexRequest methods */
+void   raft__read_index_request__init
+                     (Raft__ReadIndexRequest         *message);
+size_t raft__read_index_request__get_packed_size
+                     (const Raft__ReadIndexRequest   *message);
+size_t raft__read_index_request__pack
+                     (const Raft__ReadIndexRequest   *message,
+                      uint8_t             *out);
+size_t raft__read_index_request__pack_to_buffer
+                     (const Raft__ReadIndexRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Raft__ReadIndexRequest *
+       raft__read_index_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raft__read_index_request__free_unpacked
+                     (Raft__ReadIndexRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Raft__ReadIndexResponse methods */
+void   raft__read_index_response__init
+                     (Raft__ReadIndexResponse         *message);
+size_t raft__read_index_response__get_packed_size
+                     (const Raft__ReadIndexResponse   *message);
+size_t raft__read_index_response__pack
+                     (const Raft__ReadIndexResponse   *message,
+                      uint8_t             *out);
+size_t raft__read_index_response__pack_to_buffer
+                     (const Raft__ReadIndexResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Raft__ReadIndexResponse *
+       raft__read_index_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raft__read_index_response__free_unpacked
+                     (Raft__ReadIndexResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Raft__MemberRefused methods */
 void   raft__member_refused__init
                      (Raft__MemberRefused         *message);
@@ -913,6 +1012,12 @@ typedef void (*Raft__TimeoutNowRequest_Closure)
 typedef void (*Raft__TimeoutNowResponse_Closure)
                  (const Raft__TimeoutNowResponse *message,
                   void *closure_data);
+typedef void (*Raft__ReadIndexRequest_Closure)
+                 (const Raft__ReadIndexRequest *message,
+                  void *closure_data);
+typedef void (*Raft__ReadIndexResponse_Closure)
+                 (const Raft__ReadIndexResponse *message,
+                  void *closure_data);
 typedef void (*Raft__MemberRefused_Closure)
                  (const Raft__MemberRefused *message,
                   void *closure_data);
@@ -948,6 +1053,8 @@ extern const ProtobufCMessageDescriptor raft__install_snapshot_request__descript
 extern const ProtobufCMessageDescriptor raft__install_snapshot_response__descriptor;
 extern const ProtobufCMessageDescriptor raft__timeout_now_request__descriptor;
 extern const ProtobufCMessageDescriptor raft__timeout_now_response__descriptor;
+extern const ProtobufCMessageDescriptor raft__read_index_request__descriptor;
+extern const ProtobufCMessageDescriptor raft__read_index_response__descriptor;
 extern const ProtobufCMessageDescriptor raft__member_refused__descriptor;
 extern const ProtobufCMessageDescriptor raft__member__descriptor;
 extern const ProtobufCMessageDescriptor raft__configuration__descriptor;
