@@ -69,7 +69,7 @@ extension Raft {
                 droppedReads += forwardedReads.abandonAll()
                 return
             }
-            let context = forwardedReads.sendBatch(at: ticks)
+            let context = forwardedReads.sendBatch(to: lead, term: term, at: ticks)
             send(.readIndex(ReadIndexRequest(term: term, context: context)), to: lead)
         }
     }
@@ -90,10 +90,12 @@ extension Raft {
         requestRead(.forwarded(peer: peer, context: request.context))
     }
 
-    /// The leader's answer to one of this follower's batches.
+    /// The leader's answer to one of this follower's batches: only from the member it was sent
+    /// to, in the term it was sent in.
     func handleReadIndexResponse(from peer: UInt64, _ response: ReadIndexResponse) {
-        guard let batch = forwardedReads.inFlight.removeValue(forKey: response.context) else { return }
-        guard response.success else {
+        guard let batch = forwardedReads.inFlight[response.context], batch.leader == peer else { return }
+        forwardedReads.inFlight[response.context] = nil
+        guard response.success, response.term == batch.term else {
             droppedReads += batch.requestIDs
             return
         }

@@ -119,6 +119,7 @@ final class Raft {
         if config.applied > 0 {
             log.applied(to: min(config.applied, log.committed))
         }
+        forwardedReads = ForwardedReads(firstContext: rng.next())
         becomeFollower(term: term, lead: 0)
     }
 

@@ -118,6 +118,9 @@ struct ReadIndexQueue {
 struct ForwardedReads {
     struct Batch {
         var requestIDs: [UInt64]
+        /// Where and in which term it went: only that leader's answer in that term counts.
+        var leader: UInt64
+        var term: UInt64
         /// `Raft.ticks` when sent: a batch unanswered for an election timeout is given up.
         var sentAt: UInt64
     }
@@ -126,16 +129,23 @@ struct ForwardedReads {
     var unsent: [UInt64] = []
     /// Batches sent, by context.
     var inFlight: [UInt64: Batch] = [:]
-    private var lastContext: UInt64 = 0
+    /// Contexts count up from a random start, so that an answer meant for an earlier run of
+    /// this member (the leader may answer a request it received before this member restarted)
+    /// cannot match a batch of this one: it would carry an index from before the read arrived.
+    private var lastContext: UInt64
+
+    init(firstContext: UInt64 = 0) {
+        lastContext = firstContext
+    }
 
     var isEmpty: Bool { unsent.isEmpty && inFlight.isEmpty }
     /// A request should go at the next `ready()`.
     var batchDue: Bool { !unsent.isEmpty && inFlight.isEmpty }
 
-    /// Moves the unsent reads into a new batch; returns its context.
-    mutating func sendBatch(at tick: UInt64) -> UInt64 {
-        lastContext += 1
-        inFlight[lastContext] = Batch(requestIDs: unsent, sentAt: tick)
+    /// Moves the unsent reads into a new batch for `leader` in `term`; returns its context.
+    mutating func sendBatch(to leader: UInt64, term: UInt64, at tick: UInt64) -> UInt64 {
+        lastContext &+= 1
+        inFlight[lastContext] = Batch(requestIDs: unsent, leader: leader, term: term, sentAt: tick)
         unsent = []
         return lastContext
     }
