@@ -73,27 +73,36 @@ final class ProcessCluster: @unchecked Sendable {
     func endpoint(_ id: Int) -> String { "127.0.0.1:\(ports[id]!.client)" }
     func logFile(_ id: Int) -> URL { root.appendingPathComponent("node\(id).log") }
 
-    /// Ports the kernel handed out just now (bound, then released).
+    /// Free ports for members to listen on, below the kernel's ephemeral range (32768 and up
+    /// by default): a port the kernel hands out for `bind(0)` is released before the member
+    /// binds it, and meanwhile any outgoing connection of a concurrent test may take it as its
+    /// local port (seen in CI: "Address already in use"). Ports here are chosen at random, and
+    /// each is checked free by binding it.
     static func freePorts(_ count: Int) throws -> [Int] {
         var ports: [Int] = []
         var sockets: [Int32] = []
         defer { for s in sockets { close(s) } }
-        for _ in 0..<count {
+        var attempts = 0
+        while ports.count < count {
+            attempts += 1
+            guard attempts < 10_000 else { throw ClusterFailure(description: "no free port found in 20000..<32000") }
+            let port = Int.random(in: 20_000..<32_000)
+            guard !ports.contains(port) else { continue }
             let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = 0
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            address.sin_port = UInt16(port).bigEndian
+            let length = socklen_t(MemoryLayout<sockaddr_in>.size)
             let bound = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, length) }
             }
-            guard bound == 0 else { throw ClusterFailure(description: "bind failed: \(errno)") }
-            _ = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &length) }
+            guard bound == 0 else {
+                close(s)
+                continue
             }
             sockets.append(s)
-            ports.append(Int(UInt16(bigEndian: address.sin_port)))
+            ports.append(port)
         }
         return ports
     }
