@@ -84,7 +84,7 @@ extension Raft {
             let up = voters.filter(reachable.contains)
             return "\(up.count) of the voters \(voters.map(String.init).joined(separator: ", ")) (a quorum is \(voters.count / 2 + 1))"
         }
-        var text = "refused: afterwards only " + describe(next.voterIDs)
+        var text = "afterwards only " + describe(next.voterIDs)
         if next.isJoint { text += " and " + describe(next.outgoingVoterIDs) }
         text += " would be reachable from the leader; start the missing members first"
         throw RaftError.configChangeRefused(.quorumUnreachable(text))

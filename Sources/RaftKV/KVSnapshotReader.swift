@@ -1,5 +1,6 @@
 import NIOCore
 import RaftMessages
+import RaftNode
 import RaftWire
 import RaftZlib
 
@@ -7,64 +8,49 @@ import RaftZlib
 public enum KVSnapshotError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The zlib stream is corrupt or truncated.
     case compression(ZlibError)
-    /// A record's framing or encoding is bad (`offset`: position in the decompressed stream).
+    /// A record's framing or encoding is bad (`offset`: position in the raw stream).
     case badRecord(offset: Int, reason: String)
 
     public var description: String {
         switch self {
         case .compression(let error): "snapshot zlib stream: \(error)"
-        case .badRecord(let offset, let reason): "snapshot record at decompressed offset \(offset): \(reason)"
+        case .badRecord(let offset, let reason): "snapshot record at raw offset \(offset): \(reason)"
         }
     }
 }
 
-/// Reads a key-value snapshot chunk by chunk, as the chunks arrive from disk or from a leader,
-/// and builds the state it describes without holding the decompressed stream whole.
-public final class KVSnapshotReader {
-    private let inflater: ZlibInflater
+/// Rebuilds a key-value state from a snapshot's raw bytes (what `KVSnapshotView` wrote), chunk
+/// by chunk as they are read, without holding the stream whole; the node runs it off its loop
+/// and then swaps the result in with `KVStore.restore(index:from:)`.
+public final class KVSnapshotReader: StateMachineRestorer {
     private let codec = WireCodec()
     private var pending = ByteBuffer()
     private var consumedOffset = 0
-    private var pairs: [[UInt8]: [UInt8]] = [:]
+    private var pairs = KVPairs()
     private var sessions: [UInt64: KVSession] = [:]
     private var crc = CRC32()
     private var records: UInt64 = 0
     private var sawTrailer = false
+    /// The state, once `finish()` succeeded.
+    private(set) var state: (pairs: KVPairs, sessions: [UInt64: KVSession])?
 
     /// Largest record accepted; a snapshot is local or from an authenticated peer, but a corrupt
     /// length must not make us allocate without bound.
     public static let maximumRecordLength: UInt32 = 64 * 1024 * 1024
 
-    public init() throws {
-        do {
-            inflater = try ZlibInflater()
-        } catch {
-            throw KVSnapshotError.compression(error)
-        }
-    }
+    public init() {}
 
-    /// Feeds the next compressed chunk.
-    public func consume(_ chunk: [UInt8]) throws {
-        var output: [UInt8] = []
-        do {
-            try inflater.decompress(chunk, into: &output)
-        } catch {
-            throw KVSnapshotError.compression(error)
-        }
-        pending.writeBytes(output)
+    /// Feeds the next raw bytes.
+    public func consume(_ chunk: UnsafeRawBufferPointer) throws {
+        pending.writeBytes(chunk)
         try parseFrames()
     }
 
-    /// Decompressed bytes read so far (the snapshot's raw size once finished).
+    /// Raw bytes read so far (the snapshot's raw size once finished).
     public var rawBytes: Int { consumedOffset }
 
-    /// Declares the stream complete and returns the state it described.
-    func finish() throws -> (pairs: [[UInt8]: [UInt8]], sessions: [UInt64: KVSession]) {
-        do {
-            try inflater.finish()
-        } catch {
-            throw KVSnapshotError.compression(error)
-        }
+    /// Declares the stream complete; throws unless it ended with its trailer.
+    public func finish() throws {
         guard pending.readableBytes == 0 else {
             throw KVSnapshotError.badRecord(
                 offset: consumedOffset, reason: "stream ends inside a record (\(pending.readableBytes) bytes left)")
@@ -72,7 +58,7 @@ public final class KVSnapshotReader {
         guard sawTrailer else {
             throw KVSnapshotError.badRecord(offset: consumedOffset, reason: "snapshot ends without its trailer")
         }
-        return (pairs, sessions)
+        state = (pairs, sessions)
     }
 
     private func parseFrames() throws {

@@ -6,7 +6,11 @@ import RaftNode
 extension KVStore: StateMachine {
     public typealias Result = ClientResponse
 
-    public func writeSnapshot(to sink: ([UInt8]) throws -> Void) throws {
-        try writeSnapshot(chunkBytes: 64 * 1024, level: 1, to: sink)
+    public func snapshot() -> KVSnapshotView { snapshotView() }
+
+    public func makeRestorer() -> KVSnapshotReader { KVSnapshotReader() }
+
+    public func restore(_ restorer: KVSnapshotReader, index: UInt64) {
+        restore(index: index, from: restorer)
     }
 }

@@ -14,7 +14,7 @@ import RaftZlib
 ///
 /// Not thread-safe: the node's apply loop owns it.
 public final class KVStore {
-    private(set) var pairs: [[UInt8]: [UInt8]] = [:]
+    private(set) var pairs = KVPairs()
     private(set) var sessions: [UInt64: KVSession] = [:]
     private let codec = WireCodec()
 
@@ -116,74 +116,45 @@ public final class KVStore {
 
     // MARK: Snapshots
 
-    /// Writes the whole state as one zlib stream of framed `SnapshotRecord`s (kv.proto) ending
-    /// with a trailer that counts the records and checksums them (CRC-32), handing compressed
-    /// bytes to `sink` in pieces of roughly `chunkBytes`: the state is never serialized whole
-    /// before compressing.
-    public func writeSnapshot(chunkBytes: Int = 64 * 1024, level: Int = 1, to sink: ([UInt8]) throws -> Void) throws {
-        let deflater = try ZlibDeflater(level: level)
-        var frames = ByteBuffer()
-        var compressed: [UInt8] = []
-        var crc = CRC32()
-        var records: UInt64 = 0
-        var rawBytes = 0
-        func add(_ record: KVSnapshotRecord) throws {
-            let start = frames.writerIndex
-            try codec.encodeFrame(record, into: &frames)
-            rawBytes += frames.writerIndex - start
-            if case .trailer = record { return }
-            records += 1
-            frames.withUnsafeReadableBytes { all in
-                crc.update(UnsafeRawBufferPointer(rebasing: all[(start - frames.readerIndex)...]))
-            }
-        }
-        func drain(force: Bool) throws {
-            if frames.readableBytes >= chunkBytes || (force && frames.readableBytes > 0) {
-                try frames.withUnsafeReadableBytes { try deflater.compress($0, into: &compressed) }
-                frames.clear()
-            }
-            if compressed.count >= chunkBytes || (force && !compressed.isEmpty) {
-                try sink(compressed)
-                compressed.removeAll(keepingCapacity: true)
-            }
-        }
-        for (key, value) in pairs {
-            try add(.pair(key: key, value: value))
-            try drain(force: false)
-        }
-        for session in sessions.values {
-            try add(.session(session))
-            try drain(force: false)
-        }
-        try add(.trailer(records: records, crc32: crc.value))
-        try drain(force: true)
-        try deflater.finish(into: &compressed)
-        try drain(force: true)
-        snapshotRawBytes = rawBytes
+    /// A point-in-time view for a snapshot (§7): O(1) on the loop; later writes copy the shards
+    /// they touch instead of changing the view.
+    public func snapshotView() -> KVSnapshotView {
+        KVSnapshotView(pairs: pairs, sessions: sessions, index: appliedIndex)
     }
 
-    /// The whole snapshot as one byte array (convenience for small states and tests).
+    /// The whole state as one zlib stream, as the node stores and sends it (small states and
+    /// tests; the node streams `snapshotView()` instead).
     public func snapshotBytes() throws -> [UInt8] {
-        var all: [UInt8] = []
-        try writeSnapshot { all.append(contentsOf: $0) }
-        return all
+        let deflater = try ZlibDeflater(level: 1)
+        var compressed: [UInt8] = []
+        try snapshotView().write { try deflater.compress($0, into: &compressed) }
+        try deflater.finish(into: &compressed)
+        return compressed
     }
 
-    /// Replaces the state by the one a snapshot holds, as of log index `index`. The snapshot is
-    /// read completely before anything changes: a corrupt one throws and leaves the store as it
-    /// was.
-    public func restore(index: UInt64, from reader: KVSnapshotReader) throws {
-        let (restoredPairs, restoredSessions) = try reader.finish()
-        pairs = restoredPairs
-        sessions = restoredSessions
+    /// Replaces the state by the one `reader` rebuilt (it must have finished), as of log index
+    /// `index`.
+    public func restore(index: UInt64, from reader: KVSnapshotReader) {
+        guard let state = reader.state else { preconditionFailure("restore from an unfinished snapshot reader") }
+        pairs = state.pairs
+        sessions = state.sessions
         appliedIndex = index
         snapshotRawBytes = reader.rawBytes
     }
 
-    /// `restore(index:from:)` for a snapshot held in memory.
+    /// Replaces the state by the one the zlib stream `snapshot` holds (what `snapshotBytes()`
+    /// returns), as of log index `index`. The snapshot is read completely before anything
+    /// changes: a corrupt one throws and leaves the store as it was.
     public func restore(index: UInt64, snapshot: [UInt8]) throws {
-        let reader = try KVSnapshotReader()
-        try reader.consume(snapshot)
-        try restore(index: index, from: reader)
+        let reader = KVSnapshotReader()
+        let raw: [UInt8]
+        do {
+            raw = try ZlibInflater.decompress(snapshot)
+        } catch {
+            throw KVSnapshotError.compression(error)
+        }
+        try raw.withUnsafeBytes { try reader.consume($0) }
+        try reader.finish()
+        restore(index: index, from: reader)
     }
 }

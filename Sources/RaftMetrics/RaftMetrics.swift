@@ -37,6 +37,9 @@ public final class RaftMetrics: Sendable {
     private let snapshotsInstalled: Counter
     private let snapshotCompressedBytes: Gauge
     private let snapshotRawBytes: Gauge
+    private let snapshotCreateDuration: DurationHistogram
+    private let snapshotRestoreDuration: DurationHistogram
+    private let loopLag: DurationHistogram
     private let walFsyncDuration: DurationHistogram
     private let malformedPeerFrames: Counter
     private let malformedClientFrames: Counter
@@ -76,6 +79,12 @@ public final class RaftMetrics: Sendable {
     }
 
     /// Latency buckets from 0.5 ms to 10 s: loopback RPCs to slow disks under load.
+    /// Snapshots of gigabytes take tens of seconds.
+    static let snapshotBuckets: [Duration] = [
+        .milliseconds(10), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5),
+        .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(120),
+    ]
+
     static let durationBuckets: [Duration] = [
         .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
         .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
@@ -133,6 +142,20 @@ public final class RaftMetrics: Sendable {
             descriptor: name("snapshot", "bytes", "Size of the latest snapshot."), labels: [("form", "compressed")])
         snapshotRawBytes = r.makeGauge(
             descriptor: name("snapshot", "bytes", "Size of the latest snapshot."), labels: [("form", "raw")])
+        snapshotCreateDuration = r.makeDurationHistogram(
+            descriptor: name(
+                "snapshot_duration", "seconds",
+                "Creating a snapshot (view taken to file published, off the loop) and rebuilding the state machine from a leader's."),
+            labels: [("op", "create")], buckets: Self.snapshotBuckets)
+        snapshotRestoreDuration = r.makeDurationHistogram(
+            descriptor: name(
+                "snapshot_duration", "seconds",
+                "Creating a snapshot (view taken to file published, off the loop) and rebuilding the state machine from a leader's."),
+            labels: [("op", "restore")], buckets: Self.snapshotBuckets)
+        loopLag = r.makeDurationHistogram(
+            descriptor: name(
+                "loop_lag", "seconds", "How late ticks reach the core: from a tick being due to it being stepped."),
+            buckets: Self.durationBuckets)
         walFsyncDuration = r.makeDurationHistogram(
             descriptor: name("wal_fsync_duration", "seconds", "Durable-write latency of the write-ahead log."),
             buckets: Self.durationBuckets)
@@ -304,15 +327,20 @@ extension RaftMetrics: RaftNodeObserver {
         proposalsFailed.increment()
     }
 
-    public func snapshotCreated(index: UInt64, compressedBytes: Int, rawBytes: Int?) {
+    public func snapshotCreated(index: UInt64, compressedBytes: Int, rawBytes: Int, duration: Duration) {
         snapshotsCreated.increment()
-        snapshotCompressedBytes.set(to: Double(compressedBytes))
-        if let rawBytes { snapshotRawBytes.set(to: Double(rawBytes)) }
+        snapshotCreateDuration.record(duration)
+        snapshotLoaded(index: index, compressedBytes: compressedBytes, rawBytes: rawBytes)
     }
 
-    public func snapshotInstalled(index: UInt64, compressedBytes: Int, rawBytes: Int?) {
+    public func snapshotInstalled(index: UInt64, compressedBytes: Int, rawBytes: Int?, duration: Duration) {
         snapshotsInstalled.increment()
+        snapshotRestoreDuration.record(duration)
         snapshotLoaded(index: index, compressedBytes: compressedBytes, rawBytes: rawBytes)
+    }
+
+    public func ticksStepped(_ count: Int, lag: Duration) {
+        loopLag.record(lag)
     }
 
     public func snapshotLoaded(index: UInt64, compressedBytes: Int, rawBytes: Int?) {

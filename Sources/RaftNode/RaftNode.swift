@@ -34,6 +34,8 @@ public struct RaftNodeStatus: Sendable, Hashable {
 /// there. Disk writes run on an I/O thread pool, never on the loop; while one `Ready` is being
 /// persisted, new messages, ticks and proposals queue up and are processed together when it
 /// completes, so a slow disk makes batches larger (group commit) instead of stalling peers.
+/// Snapshots (§7) are written from a copy-on-write view of the state machine on the pool while
+/// the loop keeps applying, and a leader's snapshot is rebuilt there before being swapped in.
 public final class RaftNode<Machine: StateMachine>: Sendable {
     public let id: UInt64
     public let eventLoop: any EventLoop
@@ -46,7 +48,9 @@ public final class RaftNode<Machine: StateMachine>: Sendable {
     public static var receiveQueueCapacity: Int { 8192 }
 
     /// Recovers the node from `storage` (term, vote, log and snapshot; the snapshot is restored
-    /// into `machine`) and starts ticking. Call on any thread; returns once running.
+    /// into `machine`) and starts ticking. Call on any thread; returns once running. `ioPool`
+    /// runs the storage writes and snapshots (at least two threads, so that a write does not
+    /// wait for a snapshot being written).
     public static func start(
         configuration: RaftNodeConfiguration, storage: any DurableStorage, machine: Machine,
         sender: any MessageSender, eventLoop: any EventLoop, ioPool: NIOThreadPool, logger: Logger,
@@ -212,8 +216,9 @@ public final class RaftNode<Machine: StateMachine>: Sendable {
     }
 }
 
-/// Moves a non-Sendable value into the node loop once, at start-up, before anything else can
-/// reach it: the caller gives up the value (storage and state machine belong to the node).
+/// Hands a non-Sendable value to one other thread: the giver does not touch it until it is
+/// handed back (storage and state machine move into the node's loop at start-up; snapshot sinks
+/// and restorers go to the I/O pool and come back when their work is done).
 private struct UncheckedTransfer<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
@@ -282,10 +287,20 @@ final class Driver<Machine: StateMachine> {
     private var reportedConfiguration: Configuration
     private let electionTimeout: TimeAmount
     private var pendingTicks = 0
+    /// When the oldest tick in `pendingTicks` was due.
+    private var oldestPendingTickDue = ContinuousClock.now
+    private var nextTickDue = ContinuousClock.now
     private var driveScheduled = false
     private var stopped = false
     private var ticker: RepeatedTask?
     private var snapshotIndex: UInt64
+    /// The applied index of the last snapshot started (or the stored one).
+    private var snapshotAttemptIndex: UInt64
+    /// A snapshot being written off the loop, and once it is sealed, waiting to be published.
+    private var writingSnapshot: (any SnapshotSink)?
+    private var sealedSnapshot: (sink: any SnapshotSink, started: ContinuousClock.Instant)?
+    /// Set when the node stops: a snapshot being written off the loop gives up.
+    private let stopping = ManagedAtomic(false)
     private var stopPromises: [EventLoopPromise<Void>] = []
     let failedPromise: EventLoopPromise<Void>
     private(set) var status: RaftNodeStatus
@@ -298,18 +313,25 @@ final class Driver<Machine: StateMachine> {
         sender: any MessageSender, eventLoop: any EventLoop, ioPool: NIOThreadPool, logger: Logger,
         observer: any RaftNodeObserver, appliedConfiguration: NIOLockedValueBox<Configuration>
     ) throws {
-        // A restart resumes from the snapshot: restore it, then the core re-applies the
-        // committed entries after it.
-        let snapshot = try storage.snapshot()
-        if !snapshot.isEmpty {
-            try machine.restore(index: snapshot.metadata.index, snapshot: snapshot.data)
+        // A restart resumes from the snapshot: restore it (streamed from the file), then the
+        // core re-applies the committed entries after it.
+        let restorer = try machine.makeRestorer()
+        var rawBytes = 0
+        let loaded = try storage.readSnapshot { chunk in
+            rawBytes += chunk.count
+            try restorer.consume(chunk)
         }
+        if let loaded {
+            try restorer.finish()
+            machine.restore(restorer, index: loaded.metadata.index)
+        }
+        let snapshot = loaded?.metadata ?? SnapshotMetadata()
         let (hardState, stored) = try storage.initialState()
         let lastIndex = try storage.lastIndex()
-        let empty = snapshot.isEmpty && lastIndex == 0 && hardState.isEmpty
+        let empty = loaded == nil && lastIndex == 0 && hardState.isEmpty
         self.rawNode = try RawNode(
             config: try configuration.coreConfig(
-                applied: snapshot.metadata.index,
+                applied: snapshot.index,
                 voters: stored.isEmpty && !empty && !Self.logStartsWithConfiguration(storage)
                     ? configuration.legacyMembers ?? configuration.members : [],
                 incarnation: storage.incarnation),
@@ -328,7 +350,8 @@ final class Driver<Machine: StateMachine> {
         self.snapshotEntries = configuration.snapshotEntries
         self.keptAfterSnapshot = configuration.entriesKeptAfterSnapshot
         self.tickInterval = configuration.tickInterval
-        self.snapshotIndex = snapshot.metadata.index
+        self.snapshotIndex = snapshot.index
+        self.snapshotAttemptIndex = snapshot.index
         self.electionTimeout = configuration.electionTimeout
         self.reportedConfiguration = rawNode.configuration
         self.appliedConfiguration = appliedConfiguration
@@ -337,10 +360,9 @@ final class Driver<Machine: StateMachine> {
         self.failedPromise = eventLoop.makePromise()
         self.status = RaftNodeStatus(
             id: configuration.id, role: .follower, term: 0, leaderID: 0, commitIndex: 0, appliedIndex: 0,
-            lastIndex: 0, snapshotIndex: snapshot.metadata.index)
-        if !snapshot.isEmpty {
-            observer.snapshotLoaded(
-                index: snapshot.metadata.index, compressedBytes: snapshot.data.count, rawBytes: machine.snapshotRawBytes)
+            lastIndex: 0, snapshotIndex: snapshot.index)
+        if let loaded {
+            observer.snapshotLoaded(index: snapshot.index, compressedBytes: loaded.compressedBytes, rawBytes: rawBytes)
         }
         observer.configurationChanged(to: rawNode.configuration, byChange: false)
         refreshStatus()
@@ -358,8 +380,13 @@ final class Driver<Machine: StateMachine> {
 
     func startTicking() {
         let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
+        let interval = Duration(tickInterval)
+        nextTickDue = .now + interval
         ticker = eventLoop.scheduleRepeatedTask(initialDelay: tickInterval, delay: tickInterval) { _ in
             let driver = loopBound.value
+            if driver.pendingTicks == 0 { driver.oldestPendingTickDue = driver.nextTickDue }
+            // The task is rescheduled `interval` after it ran: the next tick is due then.
+            driver.nextTickDue = .now + interval
             driver.pendingTicks += 1
             driver.drive()
         }
@@ -486,9 +513,13 @@ final class Driver<Machine: StateMachine> {
             }
         }
         inbox.removeAll(keepingCapacity: true)
-        while pendingTicks > 0 {
-            rawNode.tick()
-            pendingTicks -= 1
+        if pendingTicks > 0 {
+            // Loop lag: how late the oldest tick is stepped (a busy loop, or a write in flight).
+            observer.ticksStepped(pendingTicks, lag: .now - oldestPendingTickDue)
+            while pendingTicks > 0 {
+                rawNode.tick()
+                pendingTicks -= 1
+            }
         }
         let controls = self.controls
         self.controls.removeAll()
@@ -540,31 +571,50 @@ final class Driver<Machine: StateMachine> {
             return carryOn()
         }
         persisting = true
+        // A leader's snapshot is rebuilt on the I/O thread too, after it is stored: the loop
+        // only swaps the result in.
+        let restorer: Machine.Restorer?
+        do {
+            restorer = ready.snapshot == nil ? nil : try machine.makeRestorer()
+        } catch {
+            return fail(error)
+        }
         if ready.messages.isEmpty {
-            startPersisting(ready)
+            startPersisting(ready, restorer: restorer)
         } else {
             // Let the transport write the leader's requests (queued on this loop by `send`)
             // before the I/O thread wakes up to compete for the CPU: the followers' writes are
             // on the critical path of the commit, this node's own is in parallel with them.
             let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
-            eventLoop.execute { loopBound.value.startPersisting(ready) }
+            let transfer = UncheckedTransfer(restorer)
+            eventLoop.execute { loopBound.value.startPersisting(ready, restorer: transfer.value) }
         }
     }
 
-    private func startPersisting(_ ready: Ready) {
+    private func startPersisting(_ ready: Ready, restorer: Machine.Restorer?) {
         guard !stopped else {
             _ = ioCompleted()
             return
         }
         let storage = self.storage
-        ioPool.runIfActive(eventLoop: eventLoop) {
+        let transfer = UncheckedTransfer(restorer)
+        ioPool.runIfActive(eventLoop: eventLoop) { () -> Restored in
             try storage.storage.persist(
                 hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot, sync: ready.mustSync)
+            guard let snapshot = ready.snapshot, let restorer = transfer.value else { return Restored() }
+            let started = ContinuousClock.now
+            var rawBytes = 0
+            try inflateSnapshotStream(snapshot.data) { chunk in
+                rawBytes += chunk.count
+                try restorer.consume(chunk)
+            }
+            try restorer.finish()
+            return Restored(rawBytes: rawBytes, duration: .now - started)
         }.assumeIsolated().whenComplete { result in
             guard self.ioCompleted() else { return }
             switch result {
-            case .success:
-                self.finish(ready)
+            case .success(let restored):
+                self.finish(ready, restorer: transfer.value, restored: restored)
             case .failure(let error):
                 self.fail(error)
             }
@@ -583,25 +633,30 @@ final class Driver<Machine: StateMachine> {
     }
 
     /// Steps 2–4 of `Ready`: send, apply, advance; then maybe snapshot, then drive on.
-    private func finish(_ ready: Ready) {
-        if apply(ready) { carryOn() }
+    private func finish(_ ready: Ready, restorer: Machine.Restorer? = nil, restored: Restored = Restored()) {
+        if apply(ready, restorer: restorer, restored: restored) { carryOn() }
     }
 
-    /// Steps 2–4 of `Ready`; false if the node failed.
-    private func apply(_ ready: Ready) -> Bool {
+    /// What rebuilding a leader's snapshot took.
+    private struct Restored: Sendable {
+        var rawBytes = 0
+        var duration = Duration.zero
+    }
+
+    /// Steps 2–4 of `Ready`; false if the node failed. A snapshot in `ready` was rebuilt by
+    /// `restorer` off the loop.
+    private func apply(_ ready: Ready, restorer: Machine.Restorer? = nil, restored: Restored = Restored()) -> Bool {
         for message in ready.messagesAfterPersist { sender.send(message) }
         if let snapshot = ready.snapshot {
-            do {
-                try machine.restore(index: snapshot.metadata.index, snapshot: snapshot.data)
-                snapshotIndex = snapshot.metadata.index
-                logger.notice(
-                    "installed a snapshot from the leader through index \(snapshot.metadata.index) (\(snapshot.data.count) bytes compressed)")
-                observer.snapshotInstalled(
-                    index: snapshot.metadata.index, compressedBytes: snapshot.data.count, rawBytes: machine.snapshotRawBytes)
-            } catch {
-                fail(error)
-                return false
-            }
+            guard let restorer else { preconditionFailure("a snapshot to install without its restorer") }
+            machine.restore(restorer, index: snapshot.metadata.index)
+            snapshotIndex = snapshot.metadata.index
+            snapshotAttemptIndex = max(snapshotAttemptIndex, snapshotIndex)
+            logger.notice(
+                "installed a snapshot from the leader through index \(snapshot.metadata.index) (\(restored.rawBytes) bytes, \(snapshot.data.count) compressed, rebuilt in \(restored.duration))")
+            observer.snapshotInstalled(
+                index: snapshot.metadata.index, compressedBytes: snapshot.data.count, rawBytes: restored.rawBytes,
+                duration: restored.duration)
             // Proposals the snapshot covers are unknowable here: their entries were applied by
             // others, and their results are not in the snapshot.
             for (index, waiter) in waiters where index <= snapshot.metadata.index {
@@ -674,11 +729,11 @@ final class Driver<Machine: StateMachine> {
         return text
     }
 
-    /// After a `Ready`: maybe snapshot, then drive on.
+    /// After a `Ready`: publish a snapshot written meanwhile or maybe start one, then drive on.
     private func carryOn() {
-        if !maybeSnapshot() {
-            drive()
-        }
+        if commitSnapshot() { return }
+        maybeSnapshot()
+        drive()
     }
 
     /// Thesis §6.4 step 4: a confirmed read runs once the state machine has applied its index.
@@ -694,44 +749,87 @@ final class Driver<Machine: StateMachine> {
         confirmedReads.removeFirst(served)
     }
 
-    /// §7: once `snapshotEntries` entries were applied since the last snapshot, serialize the
-    /// state machine (on the loop: it must not change meanwhile) and let the I/O pool write it
-    /// and trim the log. Returns whether a snapshot is being written.
-    private func maybeSnapshot() -> Bool {
+    /// §7: once `snapshotEntries` entries were applied since the last snapshot, take a
+    /// point-in-time view of the state machine (on the loop: cheap, copy-on-write) and write it
+    /// into a snapshot file on the I/O pool while the loop keeps going; `commitSnapshot` then
+    /// publishes it and trims the log between two writes.
+    private func maybeSnapshot() {
         let applied = rawNode.appliedIndex
-        guard snapshotEntries > 0, applied >= snapshotIndex + snapshotEntries else { return false }
-        var data: [UInt8] = []
-        do {
-            try machine.writeSnapshot { data.append(contentsOf: $0) }
-        } catch {
-            logger.error("snapshot of the state machine at \(applied) failed: \(error)")
-            snapshotIndex = applied  // do not retry at every entry
-            return false
+        guard snapshotEntries > 0, writingSnapshot == nil, applied >= snapshotAttemptIndex + snapshotEntries else {
+            return
         }
-        persisting = true
-        let storage = self.storage
-        let compactTo = applied > keptAfterSnapshot ? applied - keptAfterSnapshot : 0
-        let firstIndex = rawNode.firstIndex
-        let bytes = data
-        let configuration = rawNode.configuration
+        snapshotAttemptIndex = applied  // one attempt per `snapshotEntries` entries, even if it fails
+        let sink: any SnapshotSink
+        do {
+            sink = try storage.storage.makeSnapshotSink(index: applied, configuration: rawNode.configuration)
+        } catch {
+            logger.error("cannot start a snapshot at \(applied): \(error)")
+            return
+        }
+        let view = machine.snapshot()
+        let started = ContinuousClock.now
+        writingSnapshot = sink
+        let transfer = UncheckedTransfer(sink)
+        let stopping = self.stopping
         ioPool.runIfActive(eventLoop: eventLoop) {
-            try storage.storage.createSnapshot(applied, data: bytes, configuration: configuration)
+            let sink = transfer.value
+            try view.write { chunk in
+                // A stopping node does not wait for a snapshot of gigabytes to be written.
+                if stopping.load(ordering: .relaxed) { throw RaftNodeError.stopped }
+                try sink.write(chunk)
+            }
+            try sink.seal()
+        }.assumeIsolated().whenComplete { result in
+            guard !self.stopped else { return sink.abort() }
+            switch result {
+            case .success:
+                self.sealedSnapshot = (sink, started)
+                if !self.persisting { self.commitSnapshot() }
+            case .failure(let error):
+                sink.abort()
+                self.writingSnapshot = nil
+                self.logger.error("snapshot of the state machine at \(applied) failed: \(error)")
+            }
+        }
+    }
+
+    /// Publishes a snapshot written off the loop and trims the log behind it (a rename and a
+    /// log record: short, but a storage write, so it waits for none to be in flight). Returns
+    /// whether it started.
+    @discardableResult
+    private func commitSnapshot() -> Bool {
+        guard let (sink, started) = sealedSnapshot, !persisting, !stopped else { return false }
+        sealedSnapshot = nil
+        persisting = true
+        let index = sink.metadata.index
+        let compactTo = index > keptAfterSnapshot ? index - keptAfterSnapshot : 0
+        let firstIndex = rawNode.firstIndex
+        let storage = self.storage
+        let transfer = UncheckedTransfer(sink)
+        ioPool.runIfActive(eventLoop: eventLoop) {
+            try storage.storage.commitSnapshot(transfer.value)
             if compactTo >= firstIndex {
                 try storage.storage.compact(compactTo)
             }
         }.assumeIsolated().whenComplete { result in
+            self.writingSnapshot = nil
             guard self.ioCompleted() else { return }
             switch result {
             case .success:
-                self.snapshotIndex = applied
+                self.snapshotIndex = max(self.snapshotIndex, index)
+                let duration = ContinuousClock.now - started
                 self.observer.snapshotCreated(
-                    index: applied, compressedBytes: bytes.count, rawBytes: self.machine.snapshotRawBytes)
+                    index: index, compressedBytes: sink.compressedBytes, rawBytes: sink.rawBytes, duration: duration)
                 self.refreshStatus()
-                self.logger.info("snapshot at index \(applied) (\(bytes.count) bytes compressed), log compacted through \(compactTo)")
-                self.drive()
+                self.logger.info(
+                    "snapshot at index \(index) (\(sink.rawBytes) bytes, \(sink.compressedBytes) compressed) in \(duration), log compacted through \(compactTo)")
+            case .failure(StorageError.snapshotOutOfDate):
+                // A leader's newer snapshot was installed meanwhile.
+                self.logger.info("dropped the snapshot at \(index): a newer one was installed meanwhile")
             case .failure(let error):
-                self.fail(error)
+                return self.fail(error)
             }
+            self.drive()
         }
         return true
     }
@@ -774,6 +872,7 @@ final class Driver<Machine: StateMachine> {
 
     private func halt(_ reason: RaftNodeError) {
         stopped = true
+        stopping.store(true, ordering: .relaxed)
         ticker?.cancel()
         ticker = nil
         for (_, waiter) in waiters {

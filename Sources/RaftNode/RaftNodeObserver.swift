@@ -10,10 +10,16 @@ public protocol RaftNodeObserver: Sendable {
     func proposalCommitted(after latency: Duration)
     /// A proposal failed (not leader, leadership changed, stopped).
     func proposalFailed()
-    /// This node wrote a snapshot of its state machine (`rawBytes` when the machine knows it).
-    func snapshotCreated(index: UInt64, compressedBytes: Int, rawBytes: Int?)
-    /// This node installed a snapshot received from the leader.
-    func snapshotInstalled(index: UInt64, compressedBytes: Int, rawBytes: Int?)
+    /// This node wrote a snapshot of its state machine, in `duration` from the view being taken
+    /// to the file being published (the loop kept running meanwhile).
+    func snapshotCreated(index: UInt64, compressedBytes: Int, rawBytes: Int, duration: Duration)
+    /// This node installed a snapshot received from the leader (`duration`: rebuilding the state
+    /// machine from it; `rawBytes` when known).
+    func snapshotInstalled(index: UInt64, compressedBytes: Int, rawBytes: Int?, duration: Duration)
+    /// The loop stepped `count` ticks into the core, the oldest `lag` after it was due: ticks wait
+    /// while the loop is busy or a storage write is in flight, and a follower whose ticks run
+    /// late times out late (and a leader sends heartbeats late).
+    func ticksStepped(_ count: Int, lag: Duration)
     /// At start-up, the state machine was restored from the stored snapshot.
     func snapshotLoaded(index: UInt64, compressedBytes: Int, rawBytes: Int?)
     /// The configuration this node applies changed (at start-up, when a change or a snapshot was
@@ -25,8 +31,9 @@ extension RaftNodeObserver {
     public func statusChanged(from old: RaftNodeStatus, to new: RaftNodeStatus) {}
     public func proposalCommitted(after latency: Duration) {}
     public func proposalFailed() {}
-    public func snapshotCreated(index: UInt64, compressedBytes: Int, rawBytes: Int?) {}
-    public func snapshotInstalled(index: UInt64, compressedBytes: Int, rawBytes: Int?) {}
+    public func snapshotCreated(index: UInt64, compressedBytes: Int, rawBytes: Int, duration: Duration) {}
+    public func snapshotInstalled(index: UInt64, compressedBytes: Int, rawBytes: Int?, duration: Duration) {}
+    public func ticksStepped(_ count: Int, lag: Duration) {}
     public func snapshotLoaded(index: UInt64, compressedBytes: Int, rawBytes: Int?) {}
     public func configurationChanged(to configuration: Configuration, byChange: Bool) {}
 }

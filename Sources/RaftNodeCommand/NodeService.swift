@@ -200,12 +200,13 @@ struct MemberObserver: RaftNodeObserver {
     func statusChanged(from old: RaftNodeStatus, to new: RaftNodeStatus) { metrics.statusChanged(from: old, to: new) }
     func proposalCommitted(after latency: Duration) { metrics.proposalCommitted(after: latency) }
     func proposalFailed() { metrics.proposalFailed() }
-    func snapshotCreated(index: UInt64, compressedBytes: Int, rawBytes: Int?) {
-        metrics.snapshotCreated(index: index, compressedBytes: compressedBytes, rawBytes: rawBytes)
+    func snapshotCreated(index: UInt64, compressedBytes: Int, rawBytes: Int, duration: Duration) {
+        metrics.snapshotCreated(index: index, compressedBytes: compressedBytes, rawBytes: rawBytes, duration: duration)
     }
-    func snapshotInstalled(index: UInt64, compressedBytes: Int, rawBytes: Int?) {
-        metrics.snapshotInstalled(index: index, compressedBytes: compressedBytes, rawBytes: rawBytes)
+    func snapshotInstalled(index: UInt64, compressedBytes: Int, rawBytes: Int?, duration: Duration) {
+        metrics.snapshotInstalled(index: index, compressedBytes: compressedBytes, rawBytes: rawBytes, duration: duration)
     }
+    func ticksStepped(_ count: Int, lag: Duration) { metrics.ticksStepped(count, lag: lag) }
     func snapshotLoaded(index: UInt64, compressedBytes: Int, rawBytes: Int?) {
         metrics.snapshotLoaded(index: index, compressedBytes: compressedBytes, rawBytes: rawBytes)
     }

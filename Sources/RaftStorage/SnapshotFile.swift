@@ -187,6 +187,8 @@ public final class SnapshotWriter {
     private var rawSize: UInt64 = 0
     private var pending: [UInt8] = []
     private var done = false
+    /// Set by ``seal()``.
+    private var sealedInfo: SnapshotFileInfo?
     private let durable: Bool
     private let installed: Bool
     private let configuration: [UInt8]
@@ -233,7 +235,7 @@ public final class SnapshotWriter {
 
     /// Adds the next chunk (raw state, or stream bytes when `precompressed`).
     public func write(_ chunk: UnsafeRawBufferPointer) throws(DiskStorageError) {
-        guard !done else { throw .invalidArgument("snapshot writer already finished") }
+        guard !done, sealedInfo == nil else { throw .invalidArgument("snapshot writer already finished") }
         if let deflater {
             rawSize += UInt64(chunk.count)
             do {
@@ -261,10 +263,18 @@ public final class SnapshotWriter {
         if let result { try result.get() } else { try write(Array(chunk)) }
     }
 
-    /// Ends the stream, writes the header, and makes the file durable under its final name.
-    @discardableResult
-    public func finish() throws(DiskStorageError) -> SnapshotFileInfo {
+    /// Raw bytes written so far (the input, when `precompressed`).
+    public var rawBytes: Int { deflater == nil ? compressedBytes : Int(rawSize) }
+
+    /// Bytes of the stored stream so far.
+    public var compressedBytes: Int { offset - headerSize + pending.count }
+
+    /// Ends the stream, writes the header and makes the temporary file durable: everything but
+    /// the rename, so that it can run on a background thread and leave ``finish()`` only the
+    /// rename to do. Later writes throw.
+    public func seal() throws(DiskStorageError) {
         guard !done else { throw .invalidArgument("snapshot writer already finished") }
+        guard sealedInfo == nil else { return }
         if let deflater {
             do {
                 try deflater.finish(into: &pending)
@@ -280,12 +290,22 @@ public final class SnapshotWriter {
             dataCRC: crc.value, installed: installed)
         try file.write(header, at: 0)
         if durable { try file.sync() }
+        sealedInfo = SnapshotFileInfo(
+            metadata: metadata, path: path, rawSize: rawSize, compressedSize: compressedSize, dataCRC: crc.value,
+            headerSize: headerSize, installed: installed)
+    }
+
+    /// Ends the stream (``seal()``, unless done already) and makes the file durable under its
+    /// final name.
+    @discardableResult
+    public func finish() throws(DiskStorageError) -> SnapshotFileInfo {
+        guard !done else { throw .invalidArgument("snapshot writer already finished") }
+        try seal()
+        guard let info = sealedInfo else { throw .invalidArgument("snapshot writer not sealed") }
         try FileSystem.rename(tempPath, path)
         done = true
         if durable { try FileSystem.syncDirectory(directory) }
-        return SnapshotFileInfo(
-            metadata: metadata, path: path, rawSize: rawSize, compressedSize: compressedSize, dataCRC: crc.value,
-            headerSize: headerSize, installed: installed)
+        return info
     }
 
     /// Gives up: the temporary file is removed.

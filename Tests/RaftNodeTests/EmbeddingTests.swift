@@ -19,12 +19,28 @@ final class Counter: StateMachine {
         return value
     }
 
-    func writeSnapshot(to sink: ([UInt8]) throws -> Void) throws {
-        try sink(try ZlibDeflater.compress(withUnsafeBytes(of: value) { Array($0) }))
+    /// A value type is its own point-in-time view.
+    struct View: StateMachineSnapshot {
+        let value: Int
+        func write(to sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+            try withUnsafeBytes(of: value) { try sink($0) }
+        }
     }
 
-    func restore(index: UInt64, snapshot: [UInt8]) throws {
-        value = try ZlibInflater.decompress(snapshot).withUnsafeBytes { $0.load(as: Int.self) }
+    final class Restorer: StateMachineRestorer {
+        var bytes: [UInt8] = []
+        func consume(_ chunk: UnsafeRawBufferPointer) throws { bytes.append(contentsOf: chunk) }
+        func finish() throws {
+            guard bytes.count == MemoryLayout<Int>.size else { throw CounterError.badSnapshot(bytes.count) }
+        }
+    }
+
+    enum CounterError: Error { case badSnapshot(Int) }
+
+    func snapshot() -> View { View(value: value) }
+    func makeRestorer() -> Restorer { Restorer() }
+    func restore(_ restorer: Restorer, index: UInt64) {
+        value = restorer.bytes.withUnsafeBytes { $0.loadUnaligned(as: Int.self) }
     }
 }
 
@@ -35,7 +51,7 @@ private struct NoPeers: MessageSender {
 @Suite struct EmbeddingTests {
     @Test func aSingleMemberNodeRunsAUsersStateMachineAndRecoversItFromDisk() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let pool = NIOThreadPool(numberOfThreads: 1)
+        let pool = NIOThreadPool(numberOfThreads: 2)
         pool.start()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("raft-embedding-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: directory) }

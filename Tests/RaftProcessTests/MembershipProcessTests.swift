@@ -39,8 +39,14 @@ import Testing
         // Shrink back to three, removing the leader among others.
         let leader = try await cluster.leader()
         for id in [leader, (1...3).first { $0 != leader }!] {
-            let removed = try await change(cluster, .memberRemove(id: UInt64(id)))
-            #expect(removed.status == .ok, "remove \(id): \(removed.error)")
+            // The leader refuses a removal that would leave fewer reachable voters than a
+            // quorum; on a loaded machine a member may miss a heartbeat round for a moment.
+            var removed = try await change(cluster, .memberRemove(id: UInt64(id)))
+            for _ in 0..<20 where removed.status == .error && removed.error.contains("would be reachable") {
+                try await Task.sleep(for: .milliseconds(500))
+                removed = try await change(cluster, .memberRemove(id: UInt64(id)))
+            }
+            #expect(removed.status == .ok, "remove \(id): \(removed.error)\n\(cluster.tails())")
             #expect(try await cluster.waitForExit(id) != 0, "a removed member exits non-zero")
             #expect(cluster.log(id).contains("removed"), "says it was removed:\n\(cluster.tails())")
             cluster.forget(id)

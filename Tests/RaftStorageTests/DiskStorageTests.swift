@@ -91,6 +91,42 @@ import Testing
         #expect(throws: DiskStorageError.self) { try storage.append([LogEntry(index: 11, term: 1), LogEntry(index: 13, term: 1)]) }
     }
 
+    /// A snapshot is written off the node's loop (sealed on a background thread, published
+    /// later): until `commitSnapshot` nothing a restart would see changes, and one overtaken by
+    /// a leader's snapshot installed meanwhile is dropped without a trace.
+    @Test func aSealedSnapshotIsInvisibleUntilCommittedAndDroppedWhenOvertaken() throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let voters = Configuration(voterIDs: [1, 2, 3])
+        do {
+            let storage = try DiskStorage(directory: dir.data)
+            try storage.append(entries(1...10, term: 1))
+            let writer = try storage.beginSnapshot(index: 8, configuration: voters)
+            try writer.write(Array(repeating: UInt8(3), count: 100_000))
+            try writer.seal()
+            #expect(storage.snapshotFile == nil)
+            #expect(try snapFiles(dir.data).isEmpty, "only a temporary file so far")
+            try storage.close()
+        }
+        do {
+            // A restart before the commit sees no snapshot.
+            let storage = try DiskStorage(directory: dir.data)
+            #expect(storage.snapshotFile == nil)
+            let writer = try storage.beginSnapshot(index: 8, configuration: voters)
+            try writer.write(Array(repeating: UInt8(3), count: 100_000))
+            try writer.seal()
+            #expect(writer.rawBytes == 100_000 && writer.compressedBytes > 0 && writer.compressedBytes < 10_000)
+            // A leader's snapshot beyond it is installed meanwhile.
+            try storage.applySnapshot(
+                Snapshot(metadata: SnapshotMetadata(index: 20, term: 2, configuration: voters), data: [1, 2, 3]))
+            #expect(throws: StorageError.snapshotOutOfDate) { try storage.commitSnapshot(writer) }
+            #expect(storage.snapshotFile?.metadata.index == 20)
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir.data + "/snap")
+            #expect(files.count == 1 && files[0].hasSuffix(".snap"), "\(files)")
+            try storage.close()
+        }
+    }
+
     @Test func applySnapshotReplacesTheLogDurably() throws {
         let dir = TempDirectory()
         defer { dir.cleanup() }
