@@ -9,6 +9,12 @@ public final class MemoryStorage: Storage {
     public private(set) var hardState = HardState()
     public private(set) var currentSnapshot = Snapshot()
     private var ents: [LogEntry] = [LogEntry(index: 0, term: 0)]
+    /// A snapshot being received in chunks.
+    private var staged: Snapshot?
+    /// Hand the core snapshots without their stream (`Snapshot.isStreamed`), to be read a chunk
+    /// at a time through `snapshotChunk`, as a disk storage does (simulations exercise that path
+    /// with it). A chunk of a snapshot replaced meanwhile is refused (`.snapshotOutOfDate`).
+    public var streamsSnapshots = false
     /// The configuration reported while there is no snapshot.
     private let initialConfiguration: Configuration
     /// A random number of this storage (kept by `copy()`): the member's incarnation.
@@ -31,6 +37,7 @@ public final class MemoryStorage: Storage {
         let other = MemoryStorage(initialConfiguration: initialConfiguration, incarnation: incarnation)
         other.hardState = hardState
         other.currentSnapshot = currentSnapshot
+        other.streamsSnapshots = streamsSnapshots
         other.ents = ents
         return other
     }
@@ -67,7 +74,17 @@ public final class MemoryStorage: Storage {
 
     public func lastIndex() throws -> UInt64 { lastIndexValue }
 
-    public func snapshot() throws -> Snapshot { currentSnapshot }
+    public func snapshot() throws -> Snapshot {
+        streamsSnapshots ? Snapshot(metadata: currentSnapshot.metadata, size: currentSnapshot.data.count) : currentSnapshot
+    }
+
+    public func snapshotChunk(index: UInt64, offset: Int, count: Int) throws -> [UInt8] {
+        let data = currentSnapshot.data
+        guard currentSnapshot.metadata.index == index, offset >= 0, count >= 0, offset + count <= data.count else {
+            throw StorageError.snapshotOutOfDate
+        }
+        return Array(data[offset..<(offset + count)])
+    }
 
     // MARK: Writing (the driver's side)
 
@@ -94,9 +111,38 @@ public final class MemoryStorage: Storage {
         ents.append(contentsOf: toAdd)
     }
 
-    /// Persists `Ready.snapshot` received from a leader: the log is replaced by the snapshot.
+    /// The current snapshot (its stream is always in memory here).
+    public func loadSnapshot() -> Snapshot { currentSnapshot }
+
+    /// Writes `Ready.snapshotChunks` into the snapshot being assembled (volatile: `copy()`, the
+    /// tester's crash, does not keep it).
+    public func stageSnapshotChunks(_ chunks: [SnapshotChunk]) throws {
+        for chunk in chunks {
+            if chunk.offset == 0 {
+                staged = Snapshot(metadata: chunk.metadata)
+            }
+            guard var snapshot = staged, snapshot.metadata == chunk.metadata, snapshot.data.count == chunk.offset else {
+                throw StorageError.unavailable
+            }
+            staged = nil  // keep the buffer unique while appending
+            snapshot.data.append(contentsOf: chunk.data)
+            snapshot.size = snapshot.data.count
+            staged = snapshot
+        }
+    }
+
+    /// Persists `Ready.snapshot` received from a leader: the log is replaced by the snapshot
+    /// (the one its chunks assembled, when it is streamed).
     public func applySnapshot(_ snapshot: Snapshot) throws {
         if snapshot.metadata.index <= currentSnapshot.metadata.index { throw StorageError.snapshotOutOfDate }
+        var snapshot = snapshot
+        if snapshot.isStreamed {
+            guard let staged, staged.metadata == snapshot.metadata, staged.size == snapshot.size else {
+                throw StorageError.unavailable
+            }
+            snapshot = staged
+            self.staged = nil
+        }
         currentSnapshot = snapshot
         ents = [LogEntry(index: snapshot.metadata.index, term: snapshot.metadata.term)]
         if hardState.commit < snapshot.metadata.index { hardState.commit = snapshot.metadata.index }

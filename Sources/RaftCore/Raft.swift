@@ -89,6 +89,8 @@ final class Raft {
     var forwardedReads = ForwardedReads()
     /// Reads of this node's driver given up since the last `Ready`.
     var droppedReads: [UInt64] = []
+    /// Pieces of a snapshot received from the leader, for the driver to write (`Ready.snapshotChunks`).
+    var snapshotChunks: [SnapshotChunk] = []
 
     var electionTimeout: Int { config.electionTick }
     var heartbeatTimeout: Int { config.heartbeatTick }
@@ -723,13 +725,29 @@ final class Raft {
         return true
     }
 
-    /// Sends the chunks that fit in the window (Figure 13 `offset`, `data`, `done`).
+    /// Sends the chunks that fit in the window (Figure 13 `offset`, `data`, `done`). A stream the
+    /// storage keeps is read a chunk at a time; if its snapshot was replaced meanwhile, the
+    /// transfer starts over with the newer one.
     private func sendSnapshotChunks(to peer: UInt64) {
         guard var pr = progress[peer], pr.state == .snapshot, var transfer = pr.snapshotTransfer else { return }
         let metadata = transfer.snapshot.metadata
-        while let chunk = transfer.nextChunk(
-            chunkBytes: config.maxSnapshotChunkBytes, window: config.maxSnapshotChunksInFlight)
-        {
+        let storage = log.storage
+        while true {
+            let chunk: (offset: Int, data: [UInt8], done: Bool)?
+            do {
+                chunk = try transfer.nextChunk(
+                    chunkBytes: config.maxSnapshotChunkBytes, window: config.maxSnapshotChunksInFlight
+                ) { offset, count in
+                    try storage.snapshotChunk(index: metadata.index, offset: offset, count: count)
+                }
+            } catch {
+                // Replaced by a newer snapshot (or unreadable): start over with the current one
+                // at the next heartbeat, when probing finds the entries compacted again.
+                pr.becomeProbe()
+                progress[peer] = pr
+                return
+            }
+            guard let chunk else { break }
             let request = InstallSnapshotRequest(
                 term: term, leaderID: id, lastIncludedIndex: metadata.index, lastIncludedTerm: metadata.term,
                 offset: UInt64(chunk.offset), data: chunk.data, done: chunk.done, configuration: metadata.configuration)
@@ -842,36 +860,48 @@ final class Raft {
             reply(nextOffset: chunkEnd, done: true)
             return
         }
-        // Step 2: "Create new snapshot file if first chunk (offset is 0)".
-        if request.offset == 0 {
-            incomingSnapshot = IncomingSnapshot(index: index, term: request.lastIncludedTerm, leaderTerm: term)
+        // Step 2: "Create new snapshot file if first chunk (offset is 0)" — unless it is this
+        // very transfer starting over (the leader heard nothing for a while): then it resumes
+        // from what we have.
+        let sameTransfer = incomingSnapshot.map {
+            $0.metadata.index == index && $0.metadata.term == request.lastIncludedTerm && $0.leaderTerm == term
+        } ?? false
+        if request.offset == 0 && !sameTransfer {
+            incomingSnapshot = IncomingSnapshot(
+                metadata: SnapshotMetadata(index: index, term: request.lastIncludedTerm, configuration: request.configuration),
+                leaderTerm: term)
         }
-        guard var buffer = incomingSnapshot, buffer.index == index, buffer.term == request.lastIncludedTerm,
-            buffer.leaderTerm == term
+        guard var buffer = incomingSnapshot, buffer.metadata.index == index,
+            buffer.metadata.term == request.lastIncludedTerm, buffer.leaderTerm == term
         else {
             reply(nextOffset: 0, done: false)
             return
         }
         let offset = Int(request.offset)
-        if offset > buffer.data.count {
-            reply(nextOffset: buffer.data.count, done: false)
+        if offset > buffer.received {
+            reply(nextOffset: buffer.received, done: false)
             return
         }
-        // Steps 3–4: write data into the snapshot at the given offset.
-        if chunkEnd > buffer.data.count {
-            buffer.data.append(contentsOf: request.data[(buffer.data.count - offset)...])
+        // Steps 3–4: write data into the snapshot at the given offset (the part not received
+        // yet; the driver writes it before this reply goes out).
+        if chunkEnd > buffer.received || buffer.received == 0 {
+            let fresh = buffer.received - offset
+            snapshotChunks.append(
+                SnapshotChunk(
+                    metadata: buffer.metadata, offset: buffer.received,
+                    data: fresh == 0 ? request.data : Array(request.data[fresh...])))
+            buffer.received = max(buffer.received, chunkEnd)
         }
-        if request.done && chunkEnd == buffer.data.count {
+        if request.done && chunkEnd == buffer.received {
             // Steps 5, 7, 8: the snapshot is complete; discard the log and let the driver
-            // persist the snapshot and reset the state machine from it (`Ready.snapshot`).
-            let metadata = SnapshotMetadata(
-                index: index, term: request.lastIncludedTerm, configuration: request.configuration)
-            log.restore(Snapshot(metadata: metadata, data: buffer.data))
+            // persist the snapshot and reset the state machine from it (`Ready.snapshot`: the
+            // stream is the one the chunks assembled).
+            log.restore(Snapshot(metadata: buffer.metadata, size: buffer.received))
             incomingSnapshot = nil
-            reply(nextOffset: buffer.data.count, done: true)
+            reply(nextOffset: buffer.received, done: true)
             return
         }
         incomingSnapshot = buffer
-        reply(nextOffset: buffer.data.count, done: false)
+        reply(nextOffset: buffer.received, done: false)
     }
 }

@@ -154,7 +154,9 @@ public final class RawNode {
         if raft.reads.roundDue || !raft.reads.ready.isEmpty { return true }
         if raft.forwardedReads.batchDue || !raft.droppedReads.isEmpty { return true }
         if raft.hardState != prevHardState { return true }
-        if raft.log.unstable.snapshot != nil || !raft.log.unstableEntries.isEmpty { return true }
+        if raft.log.unstable.snapshot != nil || !raft.log.unstableEntries.isEmpty || !raft.snapshotChunks.isEmpty {
+            return true
+        }
         return raft.log.hasNextCommittedEntries
     }
 
@@ -181,11 +183,12 @@ public final class RawNode {
             }
         }
         let ready = Ready(
-            hardState: changed ? hardState : nil, entries: entries, snapshot: snapshot,
+            hardState: changed ? hardState : nil, entries: entries, snapshotChunks: raft.snapshotChunks, snapshot: snapshot,
             committedEntries: raft.log.nextCommittedEntries(maxSize: raft.config.maxCommittedSizePerReady),
             messages: now, messagesAfterPersist: afterPersist, readStates: raft.reads.ready,
             droppedReads: raft.droppedReads, mustSync: mustSync)
         raft.msgs = []
+        raft.snapshotChunks = []
         raft.reads.ready = []
         raft.droppedReads = []
         return ready

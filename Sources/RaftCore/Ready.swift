@@ -4,7 +4,10 @@ import RaftMessages
 ///
 /// The driver must process it in this order, then call `RawNode.advance(_:)`:
 /// 0. Send `messages` — they may go before or while step 1 runs (thesis §10.2.1).
-/// 1. Persist durably: `snapshot` (if any) first, then `entries` (replacing any stored entries
+/// 1. Write `snapshotChunks` into the snapshot being assembled (no sync needed: a crash loses
+///    the partial snapshot, and the leader starts it over). Persist durably: `snapshot` (if any)
+///    first — when `snapshot.isStreamed`, its stream is the one the chunks assembled — then
+///    `entries` (replacing any stored entries
 ///    from `entries[0].index` on), then `hardState` (if not nil). Sync before going on when
 ///    `mustSync` is true. This is Figure 2's "updated on stable storage before responding to
 ///    RPCs": a vote or an acknowledgement must never outlive a crash that lost its cause.
@@ -21,6 +24,8 @@ public struct Ready: Sendable {
     public var hardState: HardState?
     /// Entries to append to stable storage.
     public var entries: [LogEntry]
+    /// Pieces of a snapshot the leader is sending, in order (offset 0 starts a new one).
+    public var snapshotChunks: [SnapshotChunk] = []
     /// A snapshot received from the leader, to persist and to restore into the state machine.
     public var snapshot: Snapshot?
     /// Committed entries to apply to the state machine (they may include entries of `entries`:
@@ -42,6 +47,6 @@ public struct Ready: Sendable {
     /// True when there is nothing to do.
     public var isEmpty: Bool {
         hardState == nil && entries.isEmpty && snapshot == nil && committedEntries.isEmpty && messages.isEmpty
-            && messagesAfterPersist.isEmpty && readStates.isEmpty && droppedReads.isEmpty
+            && messagesAfterPersist.isEmpty && readStates.isEmpty && droppedReads.isEmpty && snapshotChunks.isEmpty
     }
 }

@@ -23,7 +23,7 @@ struct SnapshotTransfer {
         self.snapshot = snapshot
     }
 
-    var size: Int { snapshot.data.count }
+    var size: Int { snapshot.size }
 
     mutating func rewind(to offset: Int) {
         sentOffset = offset
@@ -58,22 +58,27 @@ struct SnapshotTransfer {
         ackedAtLastHeartbeat = acked
     }
 
-    /// The next chunk to send within a window of `window` chunks of `chunkBytes`, if any.
-    mutating func nextChunk(chunkBytes: Int, window: Int) -> (offset: Int, data: [UInt8], done: Bool)? {
+    /// The next chunk to send within a window of `window` chunks of `chunkBytes`, if any; its
+    /// bytes come from `read(offset, count)` when the storage keeps the stream.
+    mutating func nextChunk(
+        chunkBytes: Int, window: Int, read: (_ offset: Int, _ count: Int) throws -> [UInt8]
+    ) throws -> (offset: Int, data: [UInt8], done: Bool)? {
         guard !doneSent, sentOffset - acked < chunkBytes * window else { return nil }
         let end = min(size, sentOffset + chunkBytes)
-        let chunk = (offset: sentOffset, data: Array(snapshot.data[sentOffset..<end]), done: end == size)
+        let data = snapshot.isStreamed ? try read(sentOffset, end - sentOffset) : Array(snapshot.data[sentOffset..<end])
+        let chunk = (offset: sentOffset, data: data, done: end == size)
         sentOffset = end
         if chunk.done { doneSent = true }
         return chunk
     }
 }
 
-/// A snapshot arriving in chunks on a follower (Figure 13 steps 2–5).
+/// A snapshot arriving in chunks on a follower (Figure 13 steps 2–5). Only its length is kept:
+/// the bytes go to the driver as they arrive (`Ready.snapshotChunks`).
 struct IncomingSnapshot {
-    let index: UInt64
-    let term: UInt64
+    let metadata: SnapshotMetadata
     /// The term of the leader sending it: a new leader restarts the transfer.
     let leaderTerm: UInt64
-    var data: [UInt8] = []
+    /// Bytes received so far.
+    var received = 0
 }

@@ -37,6 +37,23 @@ public protocol Storage: AnyObject {
     func firstIndex() throws -> UInt64
     /// Index of the last entry (the snapshot index when the log is empty).
     func lastIndex() throws -> UInt64
-    /// The most recent snapshot, for sending to a follower that is too far behind.
+    /// The most recent snapshot, for sending to a follower that is too far behind. Its stream
+    /// may stay in the storage (`Snapshot.isStreamed`): then the core reads what it sends with
+    /// `snapshotChunk`.
     func snapshot() throws -> Snapshot
+    /// Bytes `offset ..< offset + count` of the stream of the snapshot through `index`; throws
+    /// `StorageError.snapshotOutOfDate` when that snapshot is gone (a newer one replaced it: the
+    /// core then starts over with the newer one).
+    func snapshotChunk(index: UInt64, offset: Int, count: Int) throws -> [UInt8]
+}
+
+extension Storage {
+    /// For storages whose `snapshot()` holds the stream in `data`.
+    public func snapshotChunk(index: UInt64, offset: Int, count: Int) throws -> [UInt8] {
+        let snapshot = try snapshot()
+        guard snapshot.metadata.index == index, !snapshot.isStreamed, offset >= 0, offset + count <= snapshot.data.count else {
+            throw StorageError.snapshotOutOfDate
+        }
+        return Array(snapshot.data[offset..<(offset + count)])
+    }
 }

@@ -63,6 +63,7 @@ enum CoreBenchmark {
             for member in members where member.node.hasReady {
                 busy = true
                 let ready = member.node.ready()
+                try member.storage.stageSnapshotChunks(ready.snapshotChunks)
                 if let snapshot = ready.snapshot { try member.storage.applySnapshot(snapshot) }
                 try member.storage.append(ready.entries)
                 if let hardState = ready.hardState { member.storage.setHardState(hardState) }

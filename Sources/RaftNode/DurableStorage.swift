@@ -9,6 +9,9 @@ public protocol DurableStorage: Storage {
     /// Persists one `Ready`'s snapshot, entries and hard state; with `sync`, durably (one fsync
     /// for all of it: group commit) before returning.
     func persist(hardState: HardState?, entries: [LogEntry], snapshot: Snapshot?, sync: Bool) throws
+    /// Writes `Ready.snapshotChunks` into the leader's snapshot being received (no sync); a
+    /// streamed `Ready.snapshot` then persists what they assembled.
+    func stageSnapshotChunks(_ chunks: [SnapshotChunk]) throws
     /// Starts a snapshot of the state machine as of applied entry `index` (§7), with the
     /// configuration applied at that index. The sink is fed raw state bytes on another thread
     /// while the storage keeps serving; nothing changes until `commitSnapshot`.

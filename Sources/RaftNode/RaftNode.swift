@@ -554,11 +554,14 @@ final class Driver<Machine: StateMachine> {
         // Thesis §10.2.1: the leader's requests go out first, so followers write in parallel
         // with it; its own copy counts toward a majority only after `advance`.
         for message in ready.messages { sender.send(message) }
-        guard ready.hardState != nil || !ready.entries.isEmpty || ready.snapshot != nil else {
+        guard ready.hardState != nil || !ready.entries.isEmpty || ready.snapshot != nil || !ready.snapshotChunks.isEmpty
+        else {
             finish(ready)
             return
         }
-        if !ready.mustSync && ready.entries.isEmpty && ready.snapshot == nil, let hardState = ready.hardState {
+        if !ready.mustSync && ready.entries.isEmpty && ready.snapshot == nil && ready.snapshotChunks.isEmpty,
+            let hardState = ready.hardState
+        {
             // Only the commit index moved. Figure 2 calls it volatile, so nothing waits for it:
             // apply and answer first, then record it with a small unsynced write on the loop
             // (not worth a thread hop), before any other write can start.
@@ -599,12 +602,14 @@ final class Driver<Machine: StateMachine> {
         let storage = self.storage
         let transfer = UncheckedTransfer(restorer)
         ioPool.runIfActive(eventLoop: eventLoop) { () -> Restored in
+            if !ready.snapshotChunks.isEmpty { try storage.storage.stageSnapshotChunks(ready.snapshotChunks) }
             try storage.storage.persist(
                 hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot, sync: ready.mustSync)
-            guard let snapshot = ready.snapshot, let restorer = transfer.value else { return Restored() }
+            guard ready.snapshot != nil, let restorer = transfer.value else { return Restored() }
+            // Rebuilt from the stored file, a chunk at a time (the stream is never held whole).
             let started = ContinuousClock.now
             var rawBytes = 0
-            try inflateSnapshotStream(snapshot.data) { chunk in
+            _ = try storage.storage.readSnapshot { chunk in
                 rawBytes += chunk.count
                 try restorer.consume(chunk)
             }
@@ -653,9 +658,9 @@ final class Driver<Machine: StateMachine> {
             snapshotIndex = snapshot.metadata.index
             snapshotAttemptIndex = max(snapshotAttemptIndex, snapshotIndex)
             logger.notice(
-                "installed a snapshot from the leader through index \(snapshot.metadata.index) (\(restored.rawBytes) bytes, \(snapshot.data.count) compressed, rebuilt in \(restored.duration))")
+                "installed a snapshot from the leader through index \(snapshot.metadata.index) (\(restored.rawBytes) bytes, \(snapshot.size) compressed, rebuilt in \(restored.duration))")
             observer.snapshotInstalled(
-                index: snapshot.metadata.index, compressedBytes: snapshot.data.count, rawBytes: restored.rawBytes,
+                index: snapshot.metadata.index, compressedBytes: snapshot.size, rawBytes: restored.rawBytes,
                 duration: restored.duration)
             // Proposals the snapshot covers are unknowable here: their entries were applied by
             // others, and their results are not in the snapshot.

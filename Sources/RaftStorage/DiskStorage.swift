@@ -44,7 +44,8 @@ public struct DiskStorageOptions: Sendable {
 /// - `snap/<term>-<index>.snap`: the newest snapshot (header + zlib stream), see `SnapshotFormat`.
 ///
 /// The whole log is also held in memory (as etcd's WAL + `MemoryStorage`), so reads never touch
-/// the disk except `snapshot()`, which loads the stored stream.
+/// the disk except `snapshotChunk`, which reads a piece of the stored snapshot stream (the core
+/// sends snapshots a chunk at a time: `snapshot()` does not load the stream).
 ///
 /// Writes: ``persist(hardState:entries:snapshot:sync:)`` writes one `Ready`'s snapshot, entries
 /// and hard state with a single fdatasync (group commit). Nothing is visible through `Storage`
@@ -72,8 +73,11 @@ public final class DiskStorage: Storage {
     private let snapDirectory: String
     private var state: LogState
     private var snapshotInfo: SnapshotFileInfo?
-    /// The stream of the newest snapshot once `snapshot()` loaded it.
-    private var cachedSnapshot: Snapshot?
+    /// Snapshot files open for `snapshotChunk`, most recently used last. An open file stays
+    /// readable after a newer snapshot replaced (deleted) it, so a transfer under way finishes.
+    private var chunkReaders: [SnapshotReader] = []
+    /// A leader's snapshot being received in chunks (``stageSnapshotChunks(_:)``).
+    private var staged: SnapshotWriter?
     private var failure: String?
     private var isClosed = false
     private var buffer: [UInt8] = []
@@ -214,14 +218,37 @@ public final class DiskStorage: Storage {
 
     public func lastIndex() throws -> UInt64 { state.lastIndex }
 
-    /// The newest snapshot with its stored stream (read from disk and checked, then cached).
+    /// The newest snapshot, its stream left on disk (`isStreamed`): the core reads the chunks it
+    /// sends with ``snapshotChunk(index:offset:count:)``.
     public func snapshot() throws -> Snapshot {
         guard let info = snapshotInfo else { return Snapshot() }
-        if let cachedSnapshot, cachedSnapshot.metadata == info.metadata { return cachedSnapshot }
+        return Snapshot(metadata: info.metadata, size: Int(info.compressedSize))
+    }
+
+    /// Most snapshot files kept open for transfers at once.
+    static let maxChunkReaders = 3
+
+    /// Bytes of the stored stream of the snapshot through `index` (a chunk to send). Throws
+    /// `StorageError.snapshotOutOfDate` when that snapshot is gone.
+    public func snapshotChunk(index: UInt64, offset: Int, count: Int) throws -> [UInt8] {
+        let reader: SnapshotReader
+        if let i = chunkReaders.firstIndex(where: { $0.info.metadata.index == index }) {
+            reader = chunkReaders.remove(at: i)
+        } else {
+            guard let info = snapshotInfo, info.metadata.index == index else { throw StorageError.snapshotOutOfDate }
+            reader = try SnapshotReader(path: info.path)
+            if chunkReaders.count >= Self.maxChunkReaders { chunkReaders.removeFirst() }
+        }
+        chunkReaders.append(reader)
+        return try reader.streamBytes(at: offset, count: count)
+    }
+
+    /// The newest snapshot with its stream read into memory and checked (tests and tools; the
+    /// node never holds a snapshot whole).
+    public func loadSnapshot() throws -> Snapshot {
+        guard let info = snapshotInfo else { return Snapshot() }
         let (_, stream) = try SnapshotReader.readStream(path: info.path)
-        let snapshot = Snapshot(metadata: info.metadata, data: stream)
-        cachedSnapshot = snapshot
-        return snapshot
+        return Snapshot(metadata: info.metadata, data: stream)
     }
 
     // MARK: Inspection
@@ -288,13 +315,22 @@ public final class DiskStorage: Storage {
         var header: SegmentHeader?
         var newInfo: SnapshotFileInfo?
         if let snapshot {
-            newInfo = try guarded { () throws(DiskStorageError) in
-                let writer = try SnapshotWriter(
+            let writer: SnapshotWriter
+            if snapshot.isStreamed {
+                // The stream arrived in chunks: it is in the staged file already.
+                guard let staged, staged.metadata == snapshot.metadata, staged.compressedBytes == snapshot.size else {
+                    throw DiskStorageError.invalidArgument(
+                        "snapshot \(snapshot.metadata.index) of \(snapshot.size) bytes was not received in chunks")
+                }
+                writer = staged
+                self.staged = nil
+            } else {
+                writer = try SnapshotWriter(
                     directory: snapDirectory, metadata: snapshot.metadata, precompressed: true, installed: true,
                     durable: !options.unsafeNoFsync)
                 try writer.write(snapshot.data)
-                return try writer.finish()
             }
+            newInfo = try guarded { () throws(DiskStorageError) in try writer.finish() }
             var after = state
             after.reset(index: snapshot.metadata.index, term: snapshot.metadata.term)
             after.hardState.commit = max(after.hardState.commit, snapshot.metadata.index)
@@ -317,7 +353,6 @@ public final class DiskStorage: Storage {
             state.hardState.commit = max(state.hardState.commit, snapshot.metadata.index)
             let old = snapshotInfo
             snapshotInfo = newInfo
-            cachedSnapshot = snapshot
             try guarded { () throws(DiskStorageError) in
                 if let old, old.path != newInfo.path { try FileSystem.remove(old.path) }
                 try wal.removeObsoleteSegments(compactedThrough: state.dummyIndex)
@@ -329,6 +364,7 @@ public final class DiskStorage: Storage {
 
     /// Persists a `Ready` in its documented order, syncing when `ready.mustSync`.
     public func persist(_ ready: Ready) throws {
+        try stageSnapshotChunks(ready.snapshotChunks)
         try persist(hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot, sync: ready.mustSync)
     }
 
@@ -361,9 +397,28 @@ public final class DiskStorage: Storage {
         let writer = try beginSnapshot(index: index, configuration: configuration, precompressed: true)
         try writer.write(data)
         let metadata = try commitSnapshot(writer)
-        let snapshot = Snapshot(metadata: metadata, data: data)
-        cachedSnapshot = snapshot
-        return snapshot
+        return Snapshot(metadata: metadata, data: data)
+    }
+
+    /// Writes `Ready.snapshotChunks` into the leader's snapshot being received, a temporary file
+    /// in the snapshot directory (not synced: a crash loses it, and the leader starts over).
+    /// Offset 0 starts a new one; the previous partial file is removed.
+    public func stageSnapshotChunks(_ chunks: [SnapshotChunk]) throws {
+        try checkWritable()
+        for chunk in chunks {
+            if chunk.offset == 0 {
+                staged?.abort()
+                staged = nil
+                staged = try SnapshotWriter(
+                    directory: snapDirectory, metadata: chunk.metadata, precompressed: true, installed: true,
+                    durable: !options.unsafeNoFsync)
+            }
+            guard let staged, staged.metadata == chunk.metadata, staged.compressedBytes == chunk.offset else {
+                throw DiskStorageError.invalidArgument(
+                    "snapshot chunk at \(chunk.offset) of snapshot \(chunk.metadata.index) does not follow what was received")
+            }
+            try staged.write(chunk.data)
+        }
     }
 
     /// Starts a snapshot through applied entry `index` (§7), with the configuration applied at
@@ -396,7 +451,6 @@ public final class DiskStorage: Storage {
         let info = try guarded { () throws(DiskStorageError) in try writer.finish() }
         let old = snapshotInfo
         snapshotInfo = info
-        cachedSnapshot = nil
         if let old, old.path != info.path { try guarded { () throws(DiskStorageError) in try FileSystem.remove(old.path) } }
         return metadata
     }
@@ -428,6 +482,9 @@ public final class DiskStorage: Storage {
             isClosed = true
             wal.close()
             lock = nil
+            chunkReaders.removeAll()
+            staged?.abort()
+            staged = nil
         }
         if failure == nil { try syncLog() }
     }

@@ -414,6 +414,19 @@ public final class SnapshotReader {
         return output
     }
 
+    /// Bytes `offset ..< offset + count` of the stored stream, read where they are (a chunk to
+    /// send; the sequential reads above are the ones that check the crc).
+    public func streamBytes(at offset: Int, count: Int) throws(DiskStorageError) -> [UInt8] {
+        guard offset >= 0, count >= 0, offset + count <= Int(info.compressedSize) else {
+            throw .invalidArgument("bytes \(offset)..<\(offset + count) are outside the \(info.compressedSize)-byte stream")
+        }
+        var chunk = [UInt8](repeating: 0, count: count)
+        let position = info.headerSize + offset
+        let got = try chunk.withMutableBytes { (raw) throws(DiskStorageError) in try file.read(into: raw, at: position) }
+        guard got == count else { throw .corruptSnapshot(file: info.path, offset: position + got, reason: "file ends early") }
+        return chunk
+    }
+
     /// Reads the rest of the stream only to check its crc32.
     public func verify() throws(DiskStorageError) {
         while try nextStreamChunk() != nil {}

@@ -60,11 +60,12 @@ enum SnapshotCodec {
             }
             return nil
         }
-        guard let index = get() else { return nil }
+        // Corrupt input must decode to nil, never trap: lengths are checked before use.
+        guard let index = get(), index <= UInt64(data.count) else { return nil }
         var log: [UInt64: [UInt8]] = [:]
         if index > 0 {
             for i in 1...index {
-                guard let count = get(), pos + Int(count) <= data.count else { return nil }
+                guard let count = get(), count <= UInt64(data.count - pos) else { return nil }
                 log[i] = Array(data[pos..<pos + Int(count)])
                 pos += Int(count)
             }

@@ -12,6 +12,10 @@ public protocol SimPersister: Storage {
     /// Ready step 1, in its order: a leader's snapshot, the entries (replacing a conflicting
     /// suffix), the hard state; each durable on return.
     func applySnapshot(_ snapshot: Snapshot) throws
+    /// Ready step 1 for a snapshot arriving in chunks (before `applySnapshot`).
+    func stageSnapshotChunks(_ chunks: [SnapshotChunk]) throws
+    /// The current snapshot with its stream in `data` (the tester hands it to the service).
+    func loadSnapshot() throws -> Snapshot
     func append(_ entries: [LogEntry]) throws
     func setHardState(_ hardState: HardState) throws
     /// The service's `Snapshot(index, data)`, with the configuration applied at `index`.
@@ -46,6 +50,16 @@ public struct PersisterFactory: Sendable {
     /// `MemoryStorage` persisters; a crash keeps a copy.
     public static let memory = PersisterFactory(
         make: { _, voters in MemoryStorage(voters: voters) },
+        crash: { _, old in (old as! MemoryStorage).copy() })
+
+    /// `MemoryStorage` persisters that hand the core snapshots streamed (`streamsSnapshots`), as
+    /// a disk storage does; a crash keeps a copy.
+    public static let streamingMemory = PersisterFactory(
+        make: { _, voters in
+            let storage = MemoryStorage(voters: voters)
+            storage.streamsSnapshots = true
+            return storage
+        },
         crash: { _, old in (old as! MemoryStorage).copy() })
 
     /// The factory clusters use when none is passed: `.memory` unless a test scope sets another

@@ -13,7 +13,8 @@ public enum RandomSimulation {
         let membershipChanges = (seed / 2) % 4 != 0
         let cfg = SimCluster(
             name: "randomSimulation", servers: 3 + 2 * Int(seed % 2), unreliable: false, snapshot: true, seed: seed,
-            membershipMode: membershipChanges)
+            // One seed in three keeps snapshot streams in the storage, read a chunk at a time.
+            persister: seed % 3 == 0 ? .streamingMemory : PersisterFactory.current(), membershipMode: membershipChanges)
         defer { cfg.cleanup() }
         cfg.checkInvariants = true
         // Vary the configuration too: every option must keep the safety properties.

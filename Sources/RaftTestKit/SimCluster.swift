@@ -291,7 +291,7 @@ public final class SimCluster {
         lastApplied[i] = 0
         guard let storage = persister(afterCrashOf: i) else { return }
         persisters[i] = storage
-        let currentSnapshot = (try? storage.snapshot()) ?? Snapshot()
+        let currentSnapshot = (try? storage.loadSnapshot()) ?? Snapshot()
         if !currentSnapshot.isEmpty {
             if let error = ingestSnapshot(i, currentSnapshot.data, index: nil) {
                 record(error)
@@ -501,6 +501,7 @@ public final class SimCluster {
                 return
             }
             do {
+                try server.storage.stageSnapshotChunks(ready.snapshotChunks)
                 if let snapshot = ready.snapshot { try server.storage.applySnapshot(snapshot) }
                 if checkInvariants { checkAppend(server, ready.entries) }
                 try server.storage.append(ready.entries)
@@ -522,7 +523,9 @@ public final class SimCluster {
                 }
             }
             if let snapshot = ready.snapshot {
-                if let error = ingestSnapshot(server.index, snapshot.data, index: snapshot.metadata.index) {
+                // A streamed snapshot's bytes are the ones its chunks assembled in the storage.
+                let data = snapshot.isStreamed ? ((try? server.storage.loadSnapshot().data) ?? []) : snapshot.data
+                if let error = ingestSnapshot(server.index, data, index: snapshot.metadata.index) {
                     record(error)
                 }
             }

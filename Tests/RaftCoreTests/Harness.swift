@@ -27,6 +27,7 @@ final class TestNode {
         var out: [Message] = []
         while node.hasReady {
             let ready = node.ready()
+            try! storage.stageSnapshotChunks(ready.snapshotChunks)
             if let snapshot = ready.snapshot { try! storage.applySnapshot(snapshot) }
             try! storage.append(ready.entries)
             if let hardState = ready.hardState { storage.setHardState(hardState) }

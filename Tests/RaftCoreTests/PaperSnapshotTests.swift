@@ -48,7 +48,9 @@ import Testing
         #expect(net[1].raft.progress[2]?.state == .replicate)
     }
 
-    /// The installed snapshot reaches the driver in `Ready.snapshot`, before any entry after it.
+    /// The installed snapshot reaches the driver as its chunks (`Ready.snapshotChunks`, to write
+    /// as they come: the core never holds the stream) and then `Ready.snapshot`, streamed, before
+    /// any entry after it.
     @Test func installedSnapshotAppearsInReady() throws {
         let n = TestNode(id: 2, voters: Self.voters) { $0.maxSnapshotChunkBytes = 1000 }
         for (offset, done) in [(0, false), (1000, true)] {
@@ -57,12 +59,91 @@ import Testing
                 data: Array(Self.data[offset..<offset + 1000]), done: done))))
         }
         let ready = n.node.ready()
+        #expect(ready.snapshotChunks.map(\.offset) == [0, 1000])
+        #expect(ready.snapshotChunks.flatMap(\.data) == Self.data)
         #expect(ready.snapshot?.metadata.index == 15)
-        #expect(ready.snapshot?.data == Self.data)
+        #expect(ready.snapshot?.isStreamed == true && ready.snapshot?.size == Self.data.count)
+        #expect(n.node.raft.incomingSnapshot == nil, "nothing of the stream stays in the core")
         #expect(ready.committedEntries.isEmpty)
         #expect(ready.messagesAfterPersist.last?.installSnapshotResponse == InstallSnapshotResponse(
             term: 1, lastIncludedIndex: 15, nextOffset: 2000, done: true))
         #expect(ready.mustSync)
+    }
+
+    /// A storage that keeps the stream (a disk storage) hands the leader a snapshot without its
+    /// bytes: the leader reads each chunk as it sends it, never the whole stream.
+    @Test func aLeaderReadsAStreamedSnapshotOneChunkAtATime() throws {
+        let net = Self.cluster(chunk: 300, window: 3)
+        net[1].storage.streamsSnapshots = true
+        net[1].tick(net[1].raft.config.heartbeatTick)
+        net.deliver()
+        let chunks = net.delivered.compactMap(\.installSnapshot)
+        #expect(chunks.map(\.offset) == [0, 300, 600, 900, 1200, 1500, 1800])
+        #expect(chunks.flatMap(\.data) == Self.data)
+        #expect(net[1].raft.progress[2]?.snapshotTransfer == nil && net[1].raft.progress[2]?.state == .replicate)
+        #expect(net[2].storage.currentSnapshot.data == Self.data)
+        #expect(net[1].raft.progress[2]?.match == 20)
+    }
+
+    /// A snapshot replaced while it is being sent (the leader took a newer one): its chunks are
+    /// gone, and the leader starts over with the newer snapshot; the follower ends with it.
+    @Test func aSnapshotReplacedDuringItsTransferIsStartedOverWithTheNewOne() throws {
+        let net = Self.cluster(chunk: 300, window: 2)
+        net[1].storage.streamsSnapshots = true
+        // Deliver the first window only, then replace the leader's snapshot by one through 18.
+        net[1].tick(net[1].raft.config.heartbeatTick)
+        var pending = net[1].drain()
+        for _ in 0..<4 {
+            var next: [Message] = []
+            for message in pending {
+                net[message.to].step(message)
+                next += net[message.to].drain()
+            }
+            pending = next
+        }
+        #expect(net[1].raft.progress[2]?.state == .snapshot)
+        let newer = (0..<1500).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        try net[1].storage.createSnapshot(18, data: newer, configuration: Configuration(voterIDs: [1, 2, 3]))
+        try net[1].storage.compact(18)
+        for message in pending {
+            net[message.to].step(message)
+            _ = net[message.to].drain()
+        }
+        for _ in 0..<20 where net[1].raft.progress[2]?.state != .replicate {
+            net[1].tick(net[1].raft.config.heartbeatTick)
+            net.deliver()
+        }
+        #expect(net[2].storage.currentSnapshot.metadata.index == 18)
+        #expect(net[2].storage.currentSnapshot.data == newer)
+        #expect(net[1].raft.progress[2]?.match == 20)
+    }
+
+    /// Figure 13 step 2 starts a new snapshot at offset 0 — but the same transfer sent again from
+    /// 0 (the leader heard nothing for a while) resumes from what the follower has: no chunk is
+    /// written twice, and the answer names the offset it needs.
+    @Test func theSameTransferStartedAgainResumesWhereTheFollowerIs() throws {
+        let n = TestNode(id: 2, voters: Self.voters)
+        func chunk(_ offset: Int, done: Bool = false) -> Message {
+            Message(from: 1, to: 2, body: .installSnapshot(InstallSnapshotRequest(
+                term: 1, leaderID: 1, lastIncludedIndex: 15, lastIncludedTerm: 1, offset: UInt64(offset),
+                data: Array(Self.data[offset..<offset + 500]), done: done)))
+        }
+        n.step(chunk(0))
+        n.step(chunk(500))
+        var ready = n.node.ready()
+        #expect(ready.snapshotChunks.map(\.offset) == [0, 500])
+        n.node.advance(ready)
+        n.step(chunk(0))
+        ready = n.node.ready()
+        #expect(ready.snapshotChunks.isEmpty, "nothing new to write")
+        #expect(ready.messagesAfterPersist.last?.installSnapshotResponse?.nextOffset == 1000)
+        n.node.advance(ready)
+        // A new leader (term 2) sending the same snapshot starts it over.
+        n.step(Message(from: 3, to: 2, body: .installSnapshot(InstallSnapshotRequest(
+            term: 2, leaderID: 3, lastIncludedIndex: 15, lastIncludedTerm: 1, offset: 0,
+            data: Array(Self.data[0..<500]), done: false))))
+        ready = n.node.ready()
+        #expect(ready.snapshotChunks.map(\.offset) == [0])
     }
 
     /// A chunk lost on the way: the follower answers later chunks with the offset it expects,

@@ -230,9 +230,17 @@ import Testing
         let meta = try storage.commitSnapshot(writer)
         #expect(meta == SnapshotMetadata(index: 8, term: 3, configuration: Configuration(voterIDs: [1])))
         try storage.compact(8)
-        // What Storage.snapshot() hands the core is the zlib stream.
+        // What the core sends is the zlib stream: Storage.snapshot() gives its length, and
+        // snapshotChunk its bytes, a piece at a time.
         let snapshot = try storage.snapshot()
-        #expect(try ZlibInflater.decompress(snapshot.data) == raw)
+        #expect(snapshot.isStreamed && snapshot.data.isEmpty)
+        var stream: [UInt8] = []
+        for offset in stride(from: 0, to: snapshot.size, by: 1000) {
+            stream += try storage.snapshotChunk(index: 8, offset: offset, count: min(1000, snapshot.size - offset))
+        }
+        #expect(stream == (try storage.loadSnapshot().data))
+        #expect(try ZlibInflater.decompress(stream) == raw)
+        #expect(throws: StorageError.snapshotOutOfDate) { try storage.snapshotChunk(index: 7, offset: 0, count: 1) }
         let reader = try #require(try storage.openSnapshot())
         var back: [UInt8] = []
         while let chunk = try reader.nextRawChunk() { back += chunk }

@@ -31,7 +31,7 @@ import Testing
             let config = Config(id: UInt64(i + 1), voters: [1, 2, 3], electionTick: 10, heartbeatTick: 1, randomSeed: UInt64(i + 7))
             nodes[i] = try RawNode(config: config, storage: storage)
             if let snapshot = storage.snapshotFile {
-                applied[i] = Self.decode(try storage.snapshot().data)
+                applied[i] = Self.decode(try storage.loadSnapshot().data)
                 #expect(snapshot.metadata.index > 0)
             }
         }
@@ -72,7 +72,7 @@ import Testing
                     let ready = node.ready()
                     try storage.persist(ready)
                     queue += ready.messages + ready.messagesAfterPersist
-                    if let snapshot = ready.snapshot { applied[i] = Self.decode(snapshot.data) }
+                    if ready.snapshot != nil { applied[i] = Self.decode(try storage.loadSnapshot().data) }
                     for entry in ready.committedEntries where entry.type == .normal { applied[i][entry.index] = entry.data }
                     node.advance(ready)
                 }

@@ -70,7 +70,7 @@ import Testing
         try writeFile(snap + "0000000000000001-000000000000000f.snap.tmp", [1, 2, 3])
         let storage = try DiskStorage(directory: dir.data, options: Self.options)
         #expect(storage.snapshotFile?.metadata.index == 10)
-        #expect(try storage.snapshot().data == [10])
+        #expect(try storage.loadSnapshot().data == [10])
         #expect(try FileManager.default.contentsOfDirectory(atPath: snap) == ["0000000000000001-000000000000000a.snap"])
         #expect(storage.recoveryReport.warnings.count == 1)
         // Its own snapshot leaves the log alone (only a leader's replaces it).

@@ -76,7 +76,9 @@ struct StorageView: Equatable, CustomStringConvertible {
         entries = try storage.entries(firstIndex, lastIndex + 1, maxSize: .max)
         let snapshot = try storage.snapshot()
         self.snapshot = snapshot.metadata
-        snapshotData = snapshot.data
+        // A disk storage keeps the stream on disk and hands it out in chunks.
+        snapshotData = snapshot.isStreamed
+            ? try storage.snapshotChunk(index: snapshot.metadata.index, offset: 0, count: snapshot.size) : snapshot.data
     }
 
     var description: String {
