@@ -160,6 +160,27 @@ public final class RawNode {
         return raft.log.hasNextCommittedEntries
     }
 
+    /// While the driver persists a `Ready` (between `ready()` and `advance(_:)`): the messages
+    /// produced since that may leave before any write — the leader's AppendEntries (heartbeats
+    /// included) and InstallSnapshot requests, thesis §10.2.1 — taken out of what the next
+    /// `Ready` would carry, so that a slow disk does not hold back heartbeats. Answers and vote
+    /// requests wait for the next `Ready`: they may acknowledge what is not durable yet.
+    public func takeUrgentMessages() -> [Message] {
+        raft.flushProposals()
+        if raft.role == .leader { raft.flushReads() }
+        guard !raft.msgs.isEmpty else { return [] }
+        var urgent: [Message] = []
+        var later: [Message] = []
+        for message in raft.msgs {
+            switch message.body {
+            case .appendEntries, .installSnapshot: urgent.append(message)
+            default: later.append(message)
+            }
+        }
+        raft.msgs = later
+        return urgent
+    }
+
     /// Collects what must be persisted, sent and applied. See `Ready` for the order.
     public func ready() -> Ready {
         raft.flushProposals()

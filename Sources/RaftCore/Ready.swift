@@ -18,7 +18,11 @@ import RaftMessages
 /// 4. Call `advance` with this same value. The leader counts its own copy of `entries` toward
 ///    a majority only from here on.
 ///
-/// Between `ready()` and `advance(_:)` no other call may be made on the node.
+/// Between `ready()` and `advance(_:)` the driver may go on stepping messages, ticks,
+/// proposals and reads into the node (as etcd's `node` does while the application persists),
+/// and send what `RawNode.takeUrgentMessages()` hands out; it may not call `ready()` again.
+/// Everything else produced meanwhile comes in the next `Ready`. A `Ready` that carries a
+/// snapshot or snapshot chunks is the exception: nothing may be stepped until it is advanced.
 public struct Ready: Sendable {
     /// The new hard state, or nil if unchanged since the last `Ready`.
     public var hardState: HardState?

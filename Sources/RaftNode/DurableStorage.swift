@@ -9,6 +9,12 @@ public protocol DurableStorage: Storage {
     /// Persists one `Ready`'s snapshot, entries and hard state; with `sync`, durably (one fsync
     /// for all of it: group commit) before returning.
     func persist(hardState: HardState?, entries: [LogEntry], snapshot: Snapshot?, sync: Bool) throws
+    /// A log write in three steps (see `DiskStorage.prepareWrite`): prepared and completed on
+    /// the node's loop, performed on the I/O pool; the loop keeps reading the storage, which
+    /// answers as before the write until `completeWrite`.
+    func prepareWrite(hardState: HardState?, entries: [LogEntry], sync: Bool) throws -> LogWrite
+    func performWrite(_ write: LogWrite) throws
+    func completeWrite(_ write: LogWrite) throws
     /// Writes `Ready.snapshotChunks` into the leader's snapshot being received (no sync); a
     /// streamed `Ready.snapshot` then persists what they assembled.
     func stageSnapshotChunks(_ chunks: [SnapshotChunk]) throws
@@ -78,6 +84,17 @@ extension MemoryStorage: DurableStorage {
         if let snapshot { try applySnapshot(snapshot) }
         try append(entries)
         if let hardState { setHardState(hardState) }
+    }
+
+    public func prepareWrite(hardState: HardState?, entries: [LogEntry], sync: Bool) throws -> LogWrite {
+        LogWrite(hardState: hardState, entries: entries[...], sync: sync)
+    }
+
+    public func performWrite(_ write: LogWrite) throws {}
+
+    public func completeWrite(_ write: LogWrite) throws {
+        try append(Array(write.entries))
+        if let hardState = write.hardState { setHardState(hardState) }
     }
 
     public func makeSnapshotSink(index: UInt64, configuration: Configuration) throws -> any SnapshotSink {

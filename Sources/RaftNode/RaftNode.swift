@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import RaftCore
 import RaftMessages
+import RaftStorage
 
 /// A point-in-time view of a node, safe to read from anywhere.
 public struct RaftNodeStatus: Sendable, Hashable {
@@ -31,9 +32,11 @@ public struct RaftNodeStatus: Sendable, Hashable {
 ///
 /// Threading: everything that touches the core, the state machine or the storage's read side
 /// runs on one event loop (`eventLoop`); public methods may be called from any thread and hop
-/// there. Disk writes run on an I/O thread pool, never on the loop; while one `Ready` is being
-/// persisted, new messages, ticks and proposals queue up and are processed together when it
-/// completes, so a slow disk makes batches larger (group commit) instead of stalling peers.
+/// there. Disk writes run on an I/O thread pool, never on the loop. While one `Ready`'s entries
+/// are being written the core keeps stepping messages, ticks, proposals and reads, heartbeats
+/// and the leader's appends leave at once, and everything that must wait for the disk (answers,
+/// votes, applying) comes with the next `Ready` when the write completes: a slow disk makes
+/// batches larger (group commit) instead of silencing the member.
 /// Snapshots (§7) are written from a copy-on-write view of the state machine on the pool while
 /// the loop keeps applying, and a leader's snapshot is rebuilt there before being swapped in.
 public final class RaftNode<Machine: StateMachine>: Sendable {
@@ -224,8 +227,9 @@ private struct UncheckedTransfer<Value>: @unchecked Sendable {
     init(_ value: Value) { self.value = value }
 }
 
-/// Lets the I/O pool use the storage while the loop has paused every other use of it: the loop
-/// touches the storage only when `persisting` is false, the pool only while it is true.
+/// Lets the I/O pool use the storage: during a log write the pool only writes the log
+/// (`performWrite`) while the loop only reads; during exclusive work (snapshots) the loop does
+/// not touch the storage at all.
 private struct StorageHandle: @unchecked Sendable {
     let storage: any DurableStorage
 }
@@ -266,8 +270,19 @@ final class Driver<Machine: StateMachine> {
     private let keptAfterSnapshot: UInt64
     private let tickInterval: TimeAmount
 
-    /// A disk write is in flight: the core and the storage must not be touched.
-    private var persisting = false
+    /// What the I/O pool is doing with the storage.
+    private enum StorageWork {
+        case idle
+        /// A `Ready`'s entries and hard state are being written: the core keeps stepping
+        /// messages, ticks, proposals and reads, and urgent messages (heartbeats, the leader's
+        /// appends) leave at once; the next `Ready` waits for the write.
+        case logWrite
+        /// A snapshot is being stored, installed or published: the core and the storage wait.
+        case exclusive
+    }
+    private var storageWork = StorageWork.idle
+    /// Storage work is in flight: no other may start, and no `Ready` may be taken.
+    private var persisting: Bool { storageWork != .idle }
     private var inbox: [Message] = []
     private var proposals: [(data: [UInt8], promise: EventLoopPromise<Machine.Result?>)] = []
     private var waiters: [UInt64: Waiter] = [:]
@@ -428,7 +443,7 @@ final class Driver<Machine: StateMachine> {
     }
 
     func campaign() {
-        guard !stopped, !persisting else { return }
+        guard !stopped, storageWork != .exclusive else { return }
         rawNode.campaign()
         drive()
     }
@@ -502,9 +517,12 @@ final class Driver<Machine: StateMachine> {
         }
     }
 
-    /// Feeds everything queued into the core and starts persisting the resulting `Ready`.
+    /// Feeds everything queued into the core and starts persisting the resulting `Ready`. While
+    /// a log write is in flight it feeds the core all the same and sends what must not wait for
+    /// the disk (etcd's asynchronous storage writes, in part): a leader whose fsync stalls keeps
+    /// sending heartbeats and replicating, a follower whose fsync stalls keeps hearing its leader.
     private func drive() {
-        guard !persisting, !stopped else { return }
+        guard !stopped, storageWork != .exclusive else { return }
         for message in inbox {
             do {
                 try rawNode.step(message)
@@ -521,9 +539,11 @@ final class Driver<Machine: StateMachine> {
                 pendingTicks -= 1
             }
         }
-        let controls = self.controls
-        self.controls.removeAll()
-        for control in controls { control() }
+        if storageWork == .idle {
+            let controls = self.controls
+            self.controls.removeAll()
+            for control in controls { control() }
+        }
         for (data, promise) in proposals {
             do {
                 let index = try rawNode.propose(data)
@@ -545,6 +565,11 @@ final class Driver<Machine: StateMachine> {
             }
         }
         readRequests.removeAll(keepingCapacity: true)
+        if storageWork == .logWrite {
+            for message in rawNode.takeUrgentMessages() { sender.send(message) }
+            refreshStatus()
+            return
+        }
         guard rawNode.hasReady else {
             refreshStatus()
             return
@@ -573,7 +598,10 @@ final class Driver<Machine: StateMachine> {
             }
             return carryOn()
         }
-        persisting = true
+        if ready.snapshot == nil && ready.snapshotChunks.isEmpty {
+            return startLogWrite(ready)
+        }
+        storageWork = .exclusive
         // A leader's snapshot is rebuilt on the I/O thread too, after it is stored: the loop
         // only swaps the result in.
         let restorer: Machine.Restorer?
@@ -591,6 +619,46 @@ final class Driver<Machine: StateMachine> {
             let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
             let transfer = UncheckedTransfer(restorer)
             eventLoop.execute { loopBound.value.startPersisting(ready, restorer: transfer.value) }
+        }
+    }
+
+    /// Writes a `Ready`'s entries and hard state on the I/O pool while the loop goes on (see
+    /// `drive`); once durable, finishes the `Ready`.
+    private func startLogWrite(_ ready: Ready) {
+        let write: LogWrite
+        do {
+            write = try storage.storage.prepareWrite(hardState: ready.hardState, entries: ready.entries, sync: ready.mustSync)
+        } catch {
+            return fail(error)
+        }
+        storageWork = .logWrite
+        let storage = self.storage
+        let perform = {
+            guard !self.stopped else {
+                _ = self.ioCompleted()
+                return
+            }
+            self.ioPool.runIfActive(eventLoop: self.eventLoop) {
+                try storage.storage.performWrite(write)
+            }.assumeIsolated().whenComplete { result in
+                guard self.ioCompleted() else { return }
+                do {
+                    try result.get()
+                    try storage.storage.completeWrite(write)
+                } catch {
+                    return self.fail(error)
+                }
+                self.finish(ready)
+            }
+        }
+        if ready.messages.isEmpty {
+            perform()
+        } else {
+            // Let the transport write the leader's requests (queued on this loop by `send`)
+            // before the I/O thread wakes up to compete for the CPU: the followers' writes are
+            // on the critical path of the commit, this node's own is in parallel with them.
+            let loopBound = NIOLoopBound(perform, eventLoop: eventLoop)
+            eventLoop.execute { loopBound.value() }
         }
     }
 
@@ -628,7 +696,7 @@ final class Driver<Machine: StateMachine> {
 
     /// Ends a disk write; false when the node stopped meanwhile (then nothing more happens).
     private func ioCompleted() -> Bool {
-        persisting = false
+        storageWork = .idle
         guard !stopped else {
             for promise in stopPromises { promise.succeed(()) }
             stopPromises.removeAll()
@@ -805,7 +873,7 @@ final class Driver<Machine: StateMachine> {
     private func commitSnapshot() -> Bool {
         guard let (sink, started) = sealedSnapshot, !persisting, !stopped else { return false }
         sealedSnapshot = nil
-        persisting = true
+        storageWork = .exclusive
         let index = sink.metadata.index
         let compactTo = index > keptAfterSnapshot ? index - keptAfterSnapshot : 0
         let firstIndex = rawNode.firstIndex
@@ -840,7 +908,7 @@ final class Driver<Machine: StateMachine> {
     }
 
     private func refreshStatus() {
-        guard !persisting else { return }
+        guard storageWork != .exclusive else { return }
         let s = rawNode.status
         let new = RaftNodeStatus(
             id: s.id, role: s.role, term: s.term, leaderID: s.leaderID, commitIndex: s.commitIndex,

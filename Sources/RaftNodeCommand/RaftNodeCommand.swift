@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import RaftStorage
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -114,6 +115,15 @@ struct RaftNodeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Test hooks that slow this member's disk (see `Failpoint`): off unless set.
+        if let spec = getenv("RAFT_FAILPOINTS").map({ String(cString: $0) }), !spec.isEmpty {
+            do {
+                try Failpoint.configure(spec, id: id)
+            } catch {
+                FileHandleStderr.write("raft-node: RAFT_FAILPOINTS: \(error)\n")
+                throw ExitCode(64)
+            }
+        }
         let level = Logger.Level(rawValue: logLevel)!
         let member = id
         LoggingSystem.bootstrap { label in

@@ -362,6 +362,45 @@ public final class DiskStorage: Storage {
         if let hardState { state.hardState = hardState }
     }
 
+    /// Starts a write of one `Ready`'s entries and hard state (no snapshot) in three steps, so
+    /// that the thread owning the storage keeps reading it while the disk works: this one
+    /// validates and encodes (owner's thread); ``performWrite(_:)`` writes and syncs (any
+    /// thread, while the owner starts no other write); ``completeWrite(_:)`` makes the result
+    /// visible (owner's thread). Until then reads answer as before the write.
+    public func prepareWrite(hardState: HardState?, entries: [LogEntry], sync: Bool) throws -> LogWrite {
+        try checkWritable()
+        let newer = try Self.checkedNewer(entries, after: state.dummyIndex, last: state.lastIndex)
+        if newer.isEmpty && hardState == nil { return LogWrite(hardState: nil, entries: [][...], sync: sync) }
+        var records = buffer
+        buffer = []
+        records.removeAll(keepingCapacity: true)
+        WALRecord.appendEntries(newer, to: &records)
+        if let hardState { WALRecord.appendHardState(hardState, to: &records) }
+        var write = LogWrite(hardState: hardState, entries: newer, sync: sync)
+        write.records = records
+        write.header = wal.needsRotation ? wal.nextHeader(state: state, reset: false) : nil
+        return write
+    }
+
+    /// The disk part of a prepared write: the log records, then the fdatasync when it syncs.
+    public func performWrite(_ write: LogWrite) throws {
+        if write.records.isEmpty {
+            if write.sync { try syncLog() }
+            return
+        }
+        try guarded { () throws(DiskStorageError) in
+            try wal.write(write.records, rotateWith: write.header)
+            if write.sync { try wal.sync() }
+        }
+    }
+
+    /// Makes a performed write visible to reads.
+    public func completeWrite(_ write: LogWrite) {
+        state.append(write.entries)
+        if let hardState = write.hardState { state.hardState = hardState }
+        if write.records.count <= 1 << 24 { buffer = write.records }
+    }
+
     /// Persists a `Ready` in its documented order, syncing when `ready.mustSync`.
     public func persist(_ ready: Ready) throws {
         try stageSnapshotChunks(ready.snapshotChunks)
@@ -519,5 +558,22 @@ public final class DiskStorage: Storage {
             if failure == nil { failure = error.description }
             throw error
         }
+    }
+}
+
+/// One log write between ``DiskStorage/prepareWrite(hardState:entries:sync:)`` and
+/// ``DiskStorage/completeWrite(_:)``: the entries and hard state, and their encoded records.
+public struct LogWrite: Sendable {
+    public let hardState: HardState?
+    public let entries: ArraySlice<LogEntry>
+    public let sync: Bool
+    var records: [UInt8] = []
+    var header: SegmentHeader?
+
+    /// A write for a storage that needs nothing encoded ahead (one held in memory).
+    public init(hardState: HardState?, entries: ArraySlice<LogEntry>, sync: Bool) {
+        self.hardState = hardState
+        self.entries = entries
+        self.sync = sync
     }
 }

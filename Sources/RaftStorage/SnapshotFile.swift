@@ -289,7 +289,10 @@ public final class SnapshotWriter {
             metadata: metadata, configuration: configuration, rawSize: rawSize, compressedSize: compressedSize,
             dataCRC: crc.value, installed: installed)
         try file.write(header, at: 0)
-        if durable { try file.sync() }
+        if durable {
+            Failpoint.snapshotFsync.hit()
+            try file.sync()
+        }
         sealedInfo = SnapshotFileInfo(
             metadata: metadata, path: path, rawSize: rawSize, compressedSize: compressedSize, dataCRC: crc.value,
             headerSize: headerSize, installed: installed)

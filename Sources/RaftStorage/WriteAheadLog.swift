@@ -314,6 +314,7 @@ final class WriteAheadLog {
             if durable {
                 let clock = ContinuousClock()
                 let start = clock.now
+                Failpoint.walFsync.hit()
                 try current.dataSync()
                 syncObserver?(clock.now - start)
             }

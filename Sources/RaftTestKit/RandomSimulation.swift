@@ -33,6 +33,8 @@ public enum RandomSimulation {
         cfg.duplicateProbability = Double(cfg.rand(10)) / 100
         cfg.crashBeforePersistProbability = cfg.rand(2) == 0 ? 0 : Double(1 + cfg.rand(5)) / 100
         cfg.slowApplyProbability = cfg.rand(2) == 0 ? 0 : Double(cfg.rand(50)) / 100
+        // Slow disks: the node steps messages and ticks while its write is in flight.
+        cfg.asyncPersistProbability = seed % 5 < 2 ? Double(10 + seed % 41) / 100 : 0
         cfg.setUnreliable(cfg.rand(2) == 0)
         for _ in 0..<steps {
             let n = cfg.n

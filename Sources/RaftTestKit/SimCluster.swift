@@ -13,6 +13,9 @@ final class SimServer {
     /// This instance applies slowly: one committed entry per `Ready`, and other events run
     /// between two of its `Ready`s (randomized simulation).
     var slowApply = false
+    /// A `Ready` whose write is in flight (asynchronous persistence): the node keeps stepping
+    /// and sends its urgent messages; the rest waits until the write completes.
+    var writing: Ready?
 
     init(index: Int, generation: Int, node: RawNode, storage: any SimPersister) {
         self.index = index
@@ -78,6 +81,11 @@ public final class SimCluster {
     /// milliseconds apart, so that ticks and messages come between learning that an entry is
     /// committed and applying it (randomized simulation).
     public var slowApplyProbability = 0.0
+    /// The chance that persisting a `Ready` (without a snapshot) takes 1–60 ms of simulated
+    /// time, during which the node keeps stepping messages and ticks (as the real node does
+    /// while its disk works) and sends only `RawNode.takeUrgentMessages()` (randomized
+    /// simulation).
+    public var asyncPersistProbability = 0.0
     /// The snapshotting applier snapshots after applying index i when (i + 1) % interval == 0.
     public var snapshotEvery: UInt64 = SimCluster.snapshotInterval
     /// Check the Figure 3 safety properties after every event (randomized simulation).
@@ -475,6 +483,12 @@ public final class SimCluster {
     /// Persist, send, apply, advance — in `Ready`'s documented order. Responses addressed to
     /// `replyTo` are the replies of the RPC being handled and go to `onReply`.
     private func processReady(_ server: SimServer, replyTo: UInt64? = nil, onReply: ((Message) -> Void)? = nil) {
+        if server.writing != nil {
+            // A write is in flight: heartbeats and the leader's appends leave now, the rest
+            // comes with the next `Ready`.
+            for message in server.node.takeUrgentMessages() { send(message, from: server) }
+            return
+        }
         var handled = 0
         while isCurrent(server) && server.node.hasReady {
             if server.slowApply && handled > 0 {
@@ -500,57 +514,81 @@ public final class SimCluster {
                 crash(server.index)
                 return
             }
-            do {
-                try server.storage.stageSnapshotChunks(ready.snapshotChunks)
-                if let snapshot = ready.snapshot { try server.storage.applySnapshot(snapshot) }
-                if checkInvariants { checkAppend(server, ready.entries) }
-                try server.storage.append(ready.entries)
-            } catch {
-                record("server \(server.index): persisting failed: \(error)")
+            if asyncPersistProbability > 0, ready.snapshot == nil, ready.snapshotChunks.isEmpty,
+                ready.hardState != nil || !ready.entries.isEmpty,
+                Double(rand(1_000_000)) < asyncPersistProbability * 1_000_000
+            {
+                // The write takes a while, and the node goes on meanwhile; a crash before it
+                // completes loses it (the persister never saw it).
+                server.writing = ready
+                sched.schedule(after: Int64(1 + rand(60))) { [unowned self] in
+                    guard self.isCurrent(server), let ready = server.writing else { return }
+                    server.writing = nil
+                    guard self.finishReady(server, ready, replyTo: nil, onReply: nil) else { return }
+                    self.processReady(server)
+                }
                 return
             }
-            do {
-                if let hardState = ready.hardState { try server.storage.setHardState(hardState) }
-            } catch {
-                record("server \(server.index): persisting failed: \(error)")
-                return
-            }
-            for message in ready.messagesAfterPersist {
-                if let replyTo, let onReply, message.to == replyTo, !message.body.isRequest {
-                    onReply(message)
-                } else {
-                    send(message, from: server)
-                }
-            }
-            if let snapshot = ready.snapshot {
-                // A streamed snapshot's bytes are the ones its chunks assembled in the storage.
-                let data = snapshot.isStreamed ? ((try? server.storage.loadSnapshot().data) ?? []) : snapshot.data
-                if let error = ingestSnapshot(server.index, data, index: snapshot.metadata.index) {
-                    record(error)
-                }
-            }
-            for entry in ready.committedEntries {
-                apply(server, entry, configuration: server.node.configuration(through: entry.index, of: ready))
-            }
-            for state in ready.readStates {
-                guard let floor = pendingReads.removeValue(forKey: state.requestID) else { continue }
-                if state.index < floor {
-                    record(
-                        "server \(server.index): read \(state.requestID) confirmed at index \(state.index), below index \(floor) that was applied before the read was asked (stale read)")
-                }
-                readsConfirmed += 1
-                if !server.node.isLeader { forwardedReadsConfirmed += 1 }
-            }
-            for id in ready.droppedReads where pendingReads.removeValue(forKey: id) != nil {
-                readsDropped += 1
-            }
-            server.node.advance(ready)
+            guard finishReady(server, ready, replyTo: replyTo, onReply: onReply) else { return }
         }
         if isCurrent(server) && server.node.removalIsKnownToLeader {
             // raft-node exits once it applied its own removal and a leader has committed it;
             // before that the others may still need its vote.
             retire(server.index, "removed by a configuration change it applied")
         }
+    }
+
+    /// Ready steps 1–4 once the leader's requests went out: persist, send the rest, apply,
+    /// advance. False if persisting failed.
+    private func finishReady(
+        _ server: SimServer, _ ready: Ready, replyTo: UInt64?, onReply: ((Message) -> Void)?
+    ) -> Bool {
+        do {
+            try server.storage.stageSnapshotChunks(ready.snapshotChunks)
+            if let snapshot = ready.snapshot { try server.storage.applySnapshot(snapshot) }
+            if checkInvariants { checkAppend(server, ready.entries) }
+            try server.storage.append(ready.entries)
+        } catch {
+            record("server \(server.index): persisting failed: \(error)")
+            return false
+        }
+        do {
+            if let hardState = ready.hardState { try server.storage.setHardState(hardState) }
+        } catch {
+            record("server \(server.index): persisting failed: \(error)")
+            return false
+        }
+        for message in ready.messagesAfterPersist {
+            if let replyTo, let onReply, message.to == replyTo, !message.body.isRequest {
+                onReply(message)
+            } else {
+                send(message, from: server)
+            }
+        }
+        if let snapshot = ready.snapshot {
+            // A streamed snapshot's bytes are the ones its chunks assembled in the storage.
+            let data = snapshot.isStreamed ? ((try? server.storage.loadSnapshot().data) ?? []) : snapshot.data
+            if let error = ingestSnapshot(server.index, data, index: snapshot.metadata.index) {
+                record(error)
+            }
+        }
+        for entry in ready.committedEntries {
+            apply(server, entry, configuration: server.node.configuration(through: entry.index, of: ready))
+        }
+        for state in ready.readStates {
+            guard let floor = pendingReads.removeValue(forKey: state.requestID) else { continue }
+            if state.index < floor {
+                record(
+                    "server \(server.index): read \(state.requestID) confirmed at index \(state.index), below index \(floor) that was applied before the read was asked (stale read)")
+            }
+            readsConfirmed += 1
+            if !server.node.isLeader { forwardedReadsConfirmed += 1 }
+        }
+        for id in ready.droppedReads where pendingReads.removeValue(forKey: id) != nil {
+            readsDropped += 1
+        }
+        server.node.advance(ready)
+        return true
     }
 
     // MARK: The network

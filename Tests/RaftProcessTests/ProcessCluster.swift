@@ -37,9 +37,15 @@ final class ProcessCluster: @unchecked Sendable {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     }
 
-    init(size: Int = 3, snapshotEntries: Int = 10_000, proxied: Bool = false) async throws {
+    /// Extra environment of every member (failpoints).
+    let environment: [String: String]
+
+    init(
+        size: Int = 3, snapshotEntries: Int = 10_000, proxied: Bool = false, environment: [String: String] = [:]
+    ) async throws {
         self.size = size
         self.snapshotEntries = snapshotEntries
+        self.environment = environment
         root = FileManager.default.temporaryDirectory.appendingPathComponent("raft-process-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         let free = try Self.freePorts(3 * size)
@@ -138,6 +144,9 @@ final class ProcessCluster: @unchecked Sendable {
         log.seekToEndOfFile()
         process.standardOutput = log
         process.standardError = log
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         try process.run()
         processes[id] = process
     }
