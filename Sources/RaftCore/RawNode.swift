@@ -169,16 +169,24 @@ public final class RawNode {
         raft.flushProposals()
         if raft.role == .leader { raft.flushReads() }
         guard !raft.msgs.isEmpty else { return [] }
-        var urgent: [Message] = []
-        var later: [Message] = []
-        for message in raft.msgs {
-            switch message.body {
-            case .appendEntries, .installSnapshot: urgent.append(message)
-            default: later.append(message)
-            }
-        }
+        let (urgent, later) = Self.splitByDurability(raft.msgs)
         raft.msgs = later
         return urgent
+    }
+
+    /// Thesis §10.2.1: the leader's replication requests do not depend on its own disk, so they
+    /// may leave before the write; every answer (and a vote request, whose self-vote must be
+    /// durable first) waits for it.
+    private static func splitByDurability(_ messages: [Message]) -> (now: [Message], afterPersist: [Message]) {
+        var now: [Message] = []
+        var afterPersist: [Message] = []
+        for message in messages {
+            switch message.body {
+            case .appendEntries, .installSnapshot: now.append(message)
+            default: afterPersist.append(message)
+            }
+        }
+        return (now, afterPersist)
     }
 
     /// Collects what must be persisted, sent and applied. See `Ready` for the order.
@@ -192,17 +200,7 @@ public final class RawNode {
         let mustSync =
             !entries.isEmpty || snapshot != nil || hardState.term != prevHardState.term
             || hardState.vote != prevHardState.vote
-        // Thesis §10.2.1: the leader's replication requests do not depend on its own disk, so
-        // they may leave before the write; every answer (and a vote request, whose self-vote must
-        // be durable first) waits for it.
-        var now: [Message] = []
-        var afterPersist: [Message] = []
-        for message in raft.msgs {
-            switch message.body {
-            case .appendEntries, .installSnapshot: now.append(message)
-            default: afterPersist.append(message)
-            }
-        }
+        let (now, afterPersist) = Self.splitByDurability(raft.msgs)
         let ready = Ready(
             hardState: changed ? hardState : nil, entries: entries, snapshotChunks: raft.snapshotChunks, snapshot: snapshot,
             committedEntries: raft.log.nextCommittedEntries(maxSize: raft.config.maxCommittedSizePerReady),

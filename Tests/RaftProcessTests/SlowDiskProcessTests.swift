@@ -35,20 +35,17 @@ import Testing
         return during
     }
 
-    @Test func aFollowerWhoseFsyncStallsTriggersNoElection() async throws {
+    /// Runs `body` on a loaded cluster (4 writing clients) and checks afterwards that the
+    /// leader and every term stayed the same and that no acknowledged write was lost.
+    private static func underLoad(
+        _ body: (_ cluster: ProcessCluster, _ leader: Int, _ load: WriteLoad, _ flag: (Int) -> URL) async throws -> Void
+    ) async throws {
         let (cluster, flag) = try await Self.cluster()
         let leader = try await cluster.leader()
         let load = WriteLoad(cluster: cluster, endpoints: cluster.endpoints)
         try await cluster.waitUntil("writes flow") { load.acknowledgedCount > 50 }
         let termsBefore = await Self.terms(cluster)
-        let follower = cluster.members.first { $0 != leader }!
-        let changesBefore = try cluster.metrics(follower).sum("raft_leader_changes_seen_total")
-        let during = try await Self.stall(follower, for: 5, cluster: cluster, load: load, flag: flag)
-        #expect(during > 100, "the leader and the other follower go on committing")
-        // It kept stepping its leader's heartbeats while its own writes stalled: it never timed
-        // out, not even into a pre-vote (which forgets the leader).
-        try await Task.sleep(for: .seconds(2))
-        #expect(try cluster.metrics(follower).sum("raft_leader_changes_seen_total") == changesBefore)
+        try await body(cluster, leader, load, flag)
         #expect(await Self.terms(cluster) == termsBefore, "no election:\n\(cluster.tails())")
         #expect(try await cluster.leader() == leader)
         let acknowledged = await load.stop()
@@ -57,24 +54,28 @@ import Testing
         await cluster.shutdown()
     }
 
+    @Test func aFollowerWhoseFsyncStallsTriggersNoElection() async throws {
+        try await Self.underLoad { cluster, leader, load, flag in
+            let follower = cluster.members.first { $0 != leader }!
+            let changesBefore = try cluster.metrics(follower).sum("raft_leader_changes_seen_total")
+            let during = try await Self.stall(follower, for: 5, cluster: cluster, load: load, flag: flag)
+            #expect(during > 100, "the leader and the other follower go on committing")
+            // It kept stepping its leader's heartbeats while its own writes stalled: it never
+            // timed out, not even into a pre-vote (which forgets the leader).
+            try await Task.sleep(for: .seconds(2))
+            #expect(try cluster.metrics(follower).sum("raft_leader_changes_seen_total") == changesBefore)
+        }
+    }
+
     @Test func aLeaderWhoseFsyncStallsKeepsItsFollowersAndCommits() async throws {
-        let (cluster, flag) = try await Self.cluster()
-        let leader = try await cluster.leader()
-        let load = WriteLoad(cluster: cluster, endpoints: cluster.endpoints)
-        try await cluster.waitUntil("writes flow") { load.acknowledgedCount > 50 }
-        let termsBefore = await Self.terms(cluster)
-        let commitBefore = try #require(await cluster.statuses()[leader]?.commitIndex)
-        let during = try await Self.stall(leader, for: 5, cluster: cluster, load: load, flag: flag)
-        // Heartbeats and appends leave while the leader's own write stalls: the followers keep
-        // their leader and hold the entries, which commit with their copies alone; the leader
-        // answers its clients as each slow write of its own ends.
-        #expect(during > 0, "writes go on, a few per stalled fsync")
-        #expect(try #require(await cluster.statuses()[leader]?.commitIndex) > commitBefore + UInt64(during))
-        #expect(await Self.terms(cluster) == termsBefore, "no election:\n\(cluster.tails())")
-        #expect(try await cluster.leader() == leader)
-        let acknowledged = await load.stop()
-        #expect(load.failureCount == 0)
-        try await expectAllPresent(acknowledged, cluster: cluster)
-        await cluster.shutdown()
+        try await Self.underLoad { cluster, leader, load, flag in
+            let commitBefore = try #require(await cluster.statuses()[leader]?.commitIndex)
+            let during = try await Self.stall(leader, for: 5, cluster: cluster, load: load, flag: flag)
+            // Heartbeats and appends leave while the leader's own write stalls: the followers
+            // keep their leader and hold the entries, which commit with their copies alone; the
+            // leader answers its clients as each slow write of its own ends.
+            #expect(during > 0, "writes go on, a few per stalled fsync")
+            #expect(try #require(await cluster.statuses()[leader]?.commitIndex) > commitBefore + UInt64(during))
+        }
     }
 }
