@@ -50,6 +50,9 @@ let package = Package(
         // zlib streaming compression and crc32.
         .target(name: "RaftZlib", dependencies: ["CZlib"]),
 
+        // Returns freed memory to the system (glibc malloc_trim) after a large state is dropped.
+        .target(name: "CMemory"),
+
         // The deterministic Raft state machine: no I/O, clocks or threads. It encodes and decodes
         // the configuration changes it appends and applies through RaftWire (as etcd's raft uses
         // its raftpb package).
@@ -66,7 +69,7 @@ let package = Package(
         .target(
             name: "RaftNode",
             dependencies: [
-                "RaftCore", "RaftMessages", "RaftStorage",
+                "RaftCore", "RaftMessages", "RaftStorage", "CMemory",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -8,8 +8,8 @@
 #    20000), is filled with about N MB (default 200) of key-value state (1 KiB values).
 # 2. C clients (default 8) overwrite those keys with 1 KiB values for S seconds (default 30), so
 #    that the state stays N MB and every member takes several snapshots of it meanwhile.
-# 3. Reported: writes/s, the longest gap between two completed writes (what a snapshot cost the
-#    clients), leader changes, and from each member's metrics page the snapshots it took, their
+# 3. Reported: writes/s, the longest gap between two completed writes after a 1 s warm-up (what
+#    a snapshot cost the clients), leader changes, and from each member's metrics page the snapshots it took, their
 #    mean duration, and how late its ticks were stepped (raft_loop_lag_seconds: a late tick is a
 #    late heartbeat or election timer).
 # 4. Catch-up (unless --no-catch-up), each with the C clients writing meanwhile: a follower
@@ -73,7 +73,7 @@ for i in $members; do metrics "$i" >"$out/before-$i.prom"; done
 
 log "$clients clients overwrite the state for $seconds s"
 "$bin/raft-bench" --endpoints "$endpoints" --clients "$clients" --kvclient --value-size 1024 --keys "$keys" \
-  --timeout 30 --duration "$seconds" --warmup 0 --quiet >"$out/load.log" 2>&1 || { tail -5 "$out/load.log"; exit 1; }
+  --timeout 30 --duration "$seconds" --warmup 1 --quiet >"$out/load.log" 2>&1 || { tail -5 "$out/load.log"; exit 1; }
 for i in $members; do metrics "$i" >"$out/after-$i.prom"; done
 line=$(grep RESULT "$out/load.log" || echo "")
 field() { echo "$line" | sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
@@ -127,7 +127,7 @@ catch_up() {
   local leader_steady; leader_steady=$(rss_mb "$l")
   for i in $(sed -n "s/^ids: //p" .cluster/members); do metrics "$i" >"$out/$name-before-$i.prom" 2>/dev/null || true; done
   "$bin/raft-bench" --endpoints "$endpoints" --clients "$clients" --kvclient --value-size 1024 --keys "$keys" \
-    --timeout 30 --duration 60 --warmup 0 --quiet >"$out/$name-load.log" 2>&1 &
+    --timeout 30 --duration 60 --warmup 1 --quiet >"$out/$name-load.log" 2>&1 &
   local bench=$!
   sleep 2
   local commit; commit=$(status_of "$l" | awk '{ print $6 }')

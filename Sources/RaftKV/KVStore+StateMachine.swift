@@ -8,7 +8,12 @@ extension KVStore: StateMachine {
 
     public func snapshot() -> KVSnapshotView { snapshotView() }
 
-    public func makeRestorer() -> KVSnapshotReader { KVSnapshotReader() }
+    /// Drops the current state first: a member replacing a large state by a snapshot never holds
+    /// both (the node reads nothing until `restore`).
+    public func makeRestorer() -> KVSnapshotReader {
+        discardState()
+        return KVSnapshotReader()
+    }
 
     public func restore(_ restorer: KVSnapshotReader, index: UInt64) {
         restore(index: index, from: restorer)

@@ -116,6 +116,12 @@ public final class KVStore {
 
     // MARK: Snapshots
 
+    /// Forgets every pair and session (the state is about to be replaced by a snapshot).
+    func discardState() {
+        pairs = KVPairs()
+        sessions = [:]
+    }
+
     /// A point-in-time view for a snapshot (§7): O(1) on the loop; later writes copy the shards
     /// they touch instead of changing the view.
     public func snapshotView() -> KVSnapshotView {

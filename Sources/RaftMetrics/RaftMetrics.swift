@@ -38,6 +38,11 @@ public final class RaftMetrics: Sendable {
     private let snapshotCompressedBytes: Gauge
     private let snapshotRawBytes: Gauge
     private let snapshotCreateDuration: DurationHistogram
+    private let snapshotSendDuration: DurationHistogram
+    private let snapshotReceiveDuration: DurationHistogram
+    private let snapshotTransfersInFlight: Gauge
+    private let snapshotBytesSent: Counter
+    private let snapshotBytesReceived: Counter
     private let snapshotRestoreDuration: DurationHistogram
     private let loopLag: DurationHistogram
     private let walFsyncDuration: DurationHistogram
@@ -152,6 +157,24 @@ public final class RaftMetrics: Sendable {
                 "snapshot_duration", "seconds",
                 "Creating a snapshot (view taken to file published, off the loop) and rebuilding the state machine from a leader's."),
             labels: [("op", "restore")], buckets: Self.snapshotBuckets)
+        snapshotSendDuration = r.makeDurationHistogram(
+            descriptor: name(
+                "snapshot_transfer_duration", "seconds",
+                "InstallSnapshot transfers: on the leader from the first chunk to the follower's last answer (or the transfer given up), on a follower from the first chunk to the snapshot installed."),
+            labels: [("side", "send")], buckets: Self.snapshotBuckets)
+        snapshotReceiveDuration = r.makeDurationHistogram(
+            descriptor: name(
+                "snapshot_transfer_duration", "seconds",
+                "InstallSnapshot transfers: on the leader from the first chunk to the follower's last answer (or the transfer given up), on a follower from the first chunk to the snapshot installed."),
+            labels: [("side", "receive")], buckets: Self.snapshotBuckets)
+        snapshotTransfersInFlight = r.makeGauge(
+            descriptor: name("snapshot_transfers_in_flight", "", "Followers the leader is sending a snapshot to."))
+        snapshotBytesSent = r.makeCounter(
+            descriptor: name("snapshot_transfer_bytes", "total", "InstallSnapshot frames sent and received, in bytes."),
+            labels: [("direction", "sent")])
+        snapshotBytesReceived = r.makeCounter(
+            descriptor: name("snapshot_transfer_bytes", "total", "InstallSnapshot frames sent and received, in bytes."),
+            labels: [("direction", "received")])
         loopLag = r.makeDurationHistogram(
             descriptor: name(
                 "loop_lag", "seconds", "How late ticks reach the core: from a tick being due to it being stepped."),
@@ -281,6 +304,7 @@ public final class RaftMetrics: Sendable {
 extension RaftMetrics: RaftNodeObserver {
     public func statusChanged(from old: RaftNodeStatus, to new: RaftNodeStatus) {
         term.set(to: Double(new.term))
+        snapshotTransfersInFlight.set(to: Double(new.snapshotTransfers.count))
         let state =
             switch new.role {
             case .follower: "follower"
@@ -343,6 +367,10 @@ extension RaftMetrics: RaftNodeObserver {
         loopLag.record(lag)
     }
 
+    public func snapshotTransferEnded(side: SnapshotTransferSide, duration: Duration) {
+        (side == .send ? snapshotSendDuration : snapshotReceiveDuration).record(duration)
+    }
+
     public func snapshotLoaded(index: UInt64, compressedBytes: Int, rawBytes: Int?) {
         snapshotCompressedBytes.set(to: Double(compressedBytes))
         if let rawBytes { snapshotRawBytes.set(to: Double(rawBytes)) }
@@ -354,11 +382,13 @@ extension RaftMetrics: TransportObserver {
         let families = families(of: peer)
         if isRequest { families.rpcSent[rpc]?.increment() }
         families.bytesSent.increment(by: Int64(bytes))
+        if rpc == .installSnapshot && isRequest { snapshotBytesSent.increment(by: Int64(bytes)) }
     }
 
     public func frameReceived(from peer: UInt64, rpc: RPCKind, isRequest: Bool, bytes: Int) {
         if isRequest { rpcReceived[rpc]?.increment() }
         families(of: peer).bytesReceived.increment(by: Int64(bytes))
+        if rpc == .installSnapshot && isRequest { snapshotBytesReceived.increment(by: Int64(bytes)) }
     }
 
     public func rejected(_ rejection: InboundRejection, direction: ConnectionDirection) {

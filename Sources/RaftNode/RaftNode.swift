@@ -1,4 +1,5 @@
 import Atomics
+import CMemory
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -25,6 +26,8 @@ public struct RaftNodeStatus: Sendable, Hashable {
     public var configuration = Configuration()
     /// On the leader: the voter leadership is being handed to (0: none).
     public var leadTransferee: UInt64 = 0
+    /// On the leader: the followers it is sending a snapshot to.
+    public var snapshotTransfers: Set<UInt64> = []
 }
 
 /// One Raft member: the core (`RawNode`) driven by ticks, peer messages and proposals, with
@@ -195,9 +198,14 @@ public final class RaftNode<Machine: StateMachine>: Sendable {
     }
 
     /// Runs `body` on the node's loop with the state machine as this member has applied it so
-    /// far: a local, possibly stale read (not linearizable; for those, use `read(_:)`).
+    /// far: a local, possibly stale read (not linearizable; for those, use `read(_:)`). Fails
+    /// with `.restoring` while a snapshot from the leader is replacing the state.
     public func withStateMachine<T: Sendable>(_ body: @escaping @Sendable (Machine) throws -> T) -> EventLoopFuture<T> {
-        eventLoop.submit { try body(self.driver.value.machine) }
+        eventLoop.submit {
+            let driver = self.driver.value
+            guard !driver.restoring else { throw RaftNodeError.restoring }
+            return try body(driver.machine)
+        }
     }
 
     /// The node's state as of its last processed batch.
@@ -279,8 +287,21 @@ final class Driver<Machine: StateMachine> {
         case logWrite
         /// A snapshot is being stored, installed or published: the core and the storage wait.
         case exclusive
+        /// A leader's snapshot is stored and acknowledged, and the state machine is being rebuilt
+        /// from it: the core steps as during a log write; the storage is only read.
+        case rebuilding
     }
     private var storageWork = StorageWork.idle
+    /// A snapshot from the leader is replacing the state machine's state (`makeRestorer` was
+    /// called, `restore` not yet): local reads are refused meanwhile.
+    private(set) var restoring = false
+    /// When each snapshot transfer this leader runs began, and when the one being received did.
+    private var sendingSnapshots: [UInt64: ContinuousClock.Instant] = [:]
+    /// Followers this leader finished sending a snapshot to, and when.
+    private var snapshotReceivers: [UInt64: ContinuousClock.Instant] = [:]
+    /// How long the log is kept for a follower that just got a snapshot (see `compactionPoint`).
+    static var catchUpGrace: Duration { .seconds(120) }
+    private var receivingSnapshotSince: ContinuousClock.Instant?
     /// Storage work is in flight: no other may start, and no `Ready` may be taken.
     private var persisting: Bool { storageWork != .idle }
     private var inbox: [Message] = []
@@ -316,6 +337,8 @@ final class Driver<Machine: StateMachine> {
     private var sealedSnapshot: (sink: any SnapshotSink, started: ContinuousClock.Instant)?
     /// Set when the node stops: a snapshot being written off the loop gives up.
     private let stopping = ManagedAtomic(false)
+    /// Set to give up the snapshot being written (a leader's snapshot replaces the state).
+    private var abandonSnapshot: ManagedAtomic<Bool>?
     private var stopPromises: [EventLoopPromise<Void>] = []
     let failedPromise: EventLoopPromise<Void>
     private(set) var status: RaftNodeStatus
@@ -565,7 +588,7 @@ final class Driver<Machine: StateMachine> {
             }
         }
         readRequests.removeAll(keepingCapacity: true)
-        if storageWork == .logWrite {
+        if storageWork == .logWrite || storageWork == .rebuilding {
             for message in rawNode.takeUrgentMessages() { sender.send(message) }
             refreshStatus()
             return
@@ -602,10 +625,15 @@ final class Driver<Machine: StateMachine> {
             return startLogWrite(ready)
         }
         storageWork = .exclusive
+        if ready.snapshotChunks.first?.offset == 0 { receivingSnapshotSince = .now }
         // A leader's snapshot is rebuilt on the I/O thread too, after it is stored: the loop
         // only swaps the result in.
         let restorer: Machine.Restorer?
         do {
+            // From here until `restore`, the machine may have dropped its old state; a snapshot
+            // of our own being written would be outdated, and its view would keep the old state.
+            restoring = ready.snapshot != nil
+            if restoring { abandonSnapshot?.store(true, ordering: .relaxed) }
             restorer = ready.snapshot == nil ? nil : try machine.makeRestorer()
         } catch {
             return fail(error)
@@ -668,26 +696,53 @@ final class Driver<Machine: StateMachine> {
             return
         }
         let storage = self.storage
-        let transfer = UncheckedTransfer(restorer)
-        ioPool.runIfActive(eventLoop: eventLoop) { () -> Restored in
+        ioPool.runIfActive(eventLoop: eventLoop) {
             if !ready.snapshotChunks.isEmpty { try storage.storage.stageSnapshotChunks(ready.snapshotChunks) }
             try storage.storage.persist(
                 hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot, sync: ready.mustSync)
-            guard ready.snapshot != nil, let restorer = transfer.value else { return Restored() }
-            // Rebuilt from the stored file, a chunk at a time (the stream is never held whole).
+        }.assumeIsolated().whenComplete { result in
+            guard self.ioCompleted() else { return }
+            switch result {
+            case .success:
+                guard ready.snapshot != nil, let restorer else { return self.finish(ready) }
+                self.rebuild(from: ready, restorer: restorer)
+            case .failure(let error):
+                self.fail(error)
+            }
+        }
+    }
+
+    /// A leader's snapshot is durable: acknowledge it at once (§7: this log now starts with
+    /// it), then rebuild the state machine from the stored file on the I/O pool, a chunk at a
+    /// time, while the core keeps stepping (a large state takes seconds to rebuild; meanwhile
+    /// the leader's next entries arrive and queue up behind it, and its heartbeats keep this
+    /// member from campaigning).
+    private func rebuild(from ready: Ready, restorer: Machine.Restorer) {
+        for message in ready.messagesAfterPersist { sender.send(message) }
+        var rest = ready
+        rest.messagesAfterPersist = []
+        storageWork = .rebuilding
+        let storage = self.storage
+        let transfer = UncheckedTransfer(restorer)
+        ioPool.runIfActive(eventLoop: eventLoop) { () -> Restored in
+            // The old state was dropped when the restorer was made; give its pages back to the
+            // system before the new state is allocated (on this thread, from another arena).
+            raft_release_free_memory()
             let started = ContinuousClock.now
             var rawBytes = 0
             _ = try storage.storage.readSnapshot { chunk in
                 rawBytes += chunk.count
-                try restorer.consume(chunk)
+                try transfer.value.consume(chunk)
+                // A snapshot of our own given up meanwhile frees its view of the old state late.
+                if rawBytes % (256 << 20) < chunk.count { raft_release_free_memory() }
             }
-            try restorer.finish()
+            try transfer.value.finish()
             return Restored(rawBytes: rawBytes, duration: .now - started)
         }.assumeIsolated().whenComplete { result in
             guard self.ioCompleted() else { return }
             switch result {
             case .success(let restored):
-                self.finish(ready, restorer: transfer.value, restored: restored)
+                self.finish(rest, restorer: restorer, restored: restored)
             case .failure(let error):
                 self.fail(error)
             }
@@ -723,6 +778,11 @@ final class Driver<Machine: StateMachine> {
         if let snapshot = ready.snapshot {
             guard let restorer else { preconditionFailure("a snapshot to install without its restorer") }
             machine.restore(restorer, index: snapshot.metadata.index)
+            restoring = false
+            if let since = receivingSnapshotSince {
+                observer.snapshotTransferEnded(side: .receive, duration: .now - since)
+                receivingSnapshotSince = nil
+            }
             snapshotIndex = snapshot.metadata.index
             snapshotAttemptIndex = max(snapshotAttemptIndex, snapshotIndex)
             logger.notice(
@@ -844,11 +904,16 @@ final class Driver<Machine: StateMachine> {
         writingSnapshot = sink
         let transfer = UncheckedTransfer(sink)
         let stopping = self.stopping
+        let abandoned = ManagedAtomic(false)
+        abandonSnapshot = abandoned
         ioPool.runIfActive(eventLoop: eventLoop) {
             let sink = transfer.value
             try view.write { chunk in
-                // A stopping node does not wait for a snapshot of gigabytes to be written.
-                if stopping.load(ordering: .relaxed) { throw RaftNodeError.stopped }
+                // A stopping node does not wait for a snapshot of gigabytes to be written, nor
+                // does one about to install a leader's (the view would keep the old state alive).
+                if stopping.load(ordering: .relaxed) || abandoned.load(ordering: .relaxed) {
+                    throw RaftNodeError.stopped
+                }
                 try sink.write(chunk)
             }
             try sink.seal()
@@ -861,7 +926,11 @@ final class Driver<Machine: StateMachine> {
             case .failure(let error):
                 sink.abort()
                 self.writingSnapshot = nil
-                self.logger.error("snapshot of the state machine at \(applied) failed: \(error)")
+                if abandoned.load(ordering: .relaxed) {
+                    self.logger.info("gave up the snapshot at \(applied): a leader's snapshot replaces the state")
+                } else {
+                    self.logger.error("snapshot of the state machine at \(applied) failed: \(error)")
+                }
             }
         }
     }
@@ -875,7 +944,7 @@ final class Driver<Machine: StateMachine> {
         sealedSnapshot = nil
         storageWork = .exclusive
         let index = sink.metadata.index
-        let compactTo = index > keptAfterSnapshot ? index - keptAfterSnapshot : 0
+        let compactTo = compactionPoint(snapshotIndex: index)
         let firstIndex = rawNode.firstIndex
         let storage = self.storage
         let transfer = UncheckedTransfer(sink)
@@ -915,7 +984,9 @@ final class Driver<Machine: StateMachine> {
             appliedIndex: s.appliedIndex, lastIndex: s.lastIndex, snapshotIndex: snapshotIndex,
             commitLag: s.commitLag,
             followerLag: s.progress.mapValues { s.lastIndex > $0.match ? s.lastIndex - $0.match : 0 },
-            configuration: s.configuration, leadTransferee: s.leadTransferee)
+            configuration: s.configuration, leadTransferee: s.leadTransferee,
+            snapshotTransfers: Set(s.progress.lazy.filter { $0.value.state == .snapshot }.map(\.key)))
+        if new.snapshotTransfers != status.snapshotTransfers { timeSnapshotTransfers(new.snapshotTransfers) }
         if new != status {
             observer.statusChanged(from: status, to: new)
             status = new
@@ -928,6 +999,38 @@ final class Driver<Machine: StateMachine> {
                 waiter.promise.succeed(())
             }
         }
+    }
+
+    /// Where to trim the log behind a snapshot through `snapshotIndex`: `entriesKeptAfterSnapshot`
+    /// entries before it — but on a leader, not past a follower that got a snapshot within the
+    /// last two minutes. Such a follower acknowledges the snapshot as soon as it is stored and
+    /// then rebuilds its state machine from it (seconds for a large state), so its match index
+    /// stays at the snapshot meanwhile; trimming the entries after it would send it another
+    /// snapshot, and a large state would never catch up (the install loop that users of
+    /// hashicorp/raft and braft report). At most `5 × snapshotEntries` more entries are kept.
+    private func compactionPoint(snapshotIndex index: UInt64) -> UInt64 {
+        var point = index > keptAfterSnapshot ? index - keptAfterSnapshot : 0
+        let now = ContinuousClock.now
+        snapshotReceivers = snapshotReceivers.filter { now - $0.value < Self.catchUpGrace }
+        guard rawNode.isLeader, !snapshotReceivers.isEmpty else { return point }
+        let retained = max(5 * snapshotEntries, keptAfterSnapshot)
+        let floor = index > retained ? index - retained : 0
+        let progress = rawNode.status.progress
+        for peer in snapshotReceivers.keys {
+            if let match = progress[peer]?.match, match >= floor, match < point { point = match }
+        }
+        return point
+    }
+
+    /// Starts timing the transfers that began and reports those that ended.
+    private func timeSnapshotTransfers(_ current: Set<UInt64>) {
+        let now = ContinuousClock.now
+        for (peer, started) in sendingSnapshots where !current.contains(peer) {
+            observer.snapshotTransferEnded(side: .send, duration: now - started)
+            sendingSnapshots[peer] = nil
+            snapshotReceivers[peer] = now
+        }
+        for peer in current where sendingSnapshots[peer] == nil { sendingSnapshots[peer] = now }
     }
 
     /// Storage failed: stop acknowledging anything (what is durable is unknown), tell waiters.

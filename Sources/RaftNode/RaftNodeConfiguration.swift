@@ -105,6 +105,9 @@ public enum RaftNodeError: Error, Hashable, Sendable, CustomStringConvertible {
     /// No leader confirmed a linearizable read (leadership changed, or the leader did not
     /// answer within an election timeout). Retrying is safe.
     case readNotConfirmed
+    /// The member is replacing its state by a snapshot from the leader: local reads wait until
+    /// it is done (or go to another member).
+    case restoring
 
     public var description: String {
         switch self {
@@ -119,6 +122,7 @@ public enum RaftNodeError: Error, Hashable, Sendable, CustomStringConvertible {
         case .removed(let id): "member \(id) was removed from the cluster"
         case .refused(let reason): reason
         case .readNotConfirmed: "no leader confirmed the read (leadership changed or the leader did not answer); retry"
+        case .restoring: "this member is installing a snapshot from the leader; retry, or read from another member"
         }
     }
 }

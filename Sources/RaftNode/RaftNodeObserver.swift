@@ -20,6 +20,10 @@ public protocol RaftNodeObserver: Sendable {
     /// while the loop is busy or a storage write is in flight, and a follower whose ticks run
     /// late times out late (and a leader sends heartbeats late).
     func ticksStepped(_ count: Int, lag: Duration)
+    /// An InstallSnapshot transfer ended: on the leader (`.send`) the follower has the whole
+    /// snapshot or the transfer was given up (leadership lost, follower removed); on a follower
+    /// (`.receive`) the snapshot is installed. `duration` runs from its first chunk.
+    func snapshotTransferEnded(side: SnapshotTransferSide, duration: Duration)
     /// At start-up, the state machine was restored from the stored snapshot.
     func snapshotLoaded(index: UInt64, compressedBytes: Int, rawBytes: Int?)
     /// The configuration this node applies changed (at start-up, when a change or a snapshot was
@@ -34,8 +38,14 @@ extension RaftNodeObserver {
     public func snapshotCreated(index: UInt64, compressedBytes: Int, rawBytes: Int, duration: Duration) {}
     public func snapshotInstalled(index: UInt64, compressedBytes: Int, rawBytes: Int?, duration: Duration) {}
     public func ticksStepped(_ count: Int, lag: Duration) {}
+    public func snapshotTransferEnded(side: SnapshotTransferSide, duration: Duration) {}
     public func snapshotLoaded(index: UInt64, compressedBytes: Int, rawBytes: Int?) {}
     public func configurationChanged(to configuration: Configuration, byChange: Bool) {}
+}
+
+/// Which end of an InstallSnapshot transfer this member is.
+public enum SnapshotTransferSide: Sendable {
+    case send, receive
 }
 
 /// Observes nothing.

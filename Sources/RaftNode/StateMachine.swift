@@ -29,7 +29,10 @@ public protocol StateMachine: AnyObject, SendableMetatype {
     /// thread.
     func snapshot() -> SnapshotView
 
-    /// A restorer for a snapshot about to be read; it is fed on another thread.
+    /// A restorer for a snapshot about to replace the state; it is fed on another thread. The
+    /// node reads nothing from the machine from here until `restore(_:index:)` (local reads
+    /// are refused meanwhile), so a machine holding its state in memory may drop it now, to
+    /// keep memory flat: the old and the new state are then never held together.
     func makeRestorer() throws -> Restorer
 
     /// Replaces the state by the one `restorer` rebuilt (after its `finish()` succeeded), as of

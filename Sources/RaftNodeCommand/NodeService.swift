@@ -207,6 +207,9 @@ struct MemberObserver: RaftNodeObserver {
         metrics.snapshotInstalled(index: index, compressedBytes: compressedBytes, rawBytes: rawBytes, duration: duration)
     }
     func ticksStepped(_ count: Int, lag: Duration) { metrics.ticksStepped(count, lag: lag) }
+    func snapshotTransferEnded(side: SnapshotTransferSide, duration: Duration) {
+        metrics.snapshotTransferEnded(side: side, duration: duration)
+    }
     func snapshotLoaded(index: UInt64, compressedBytes: Int, rawBytes: Int?) {
         metrics.snapshotLoaded(index: index, compressedBytes: compressedBytes, rawBytes: rawBytes)
     }

@@ -60,7 +60,7 @@ public final class ClientService: Sendable {
             }
             if serializable {
                 // This member's own applied state, now: any member answers, possibly stale.
-                return node.withStateMachine(lookup).map { self.tally($0) }
+                return withTimeout(id: id, node.withStateMachine(lookup))
             }
             // Linearizable, on any member: the leader confirms it still leads (for a follower's
             // read, forwarded to it), then this member answers from its state machine once
@@ -121,6 +121,8 @@ public final class ClientService: Sendable {
                 promise.succeed(ClientResponse(requestID: id, status: .timeout, error: "this member is stopping; retry on another"))
             case .failure(RaftNodeError.readNotConfirmed):
                 promise.succeed(ClientResponse(requestID: id, status: .timeout, error: "\(RaftNodeError.readNotConfirmed)"))
+            case .failure(RaftNodeError.restoring):
+                promise.succeed(ClientResponse(requestID: id, status: .timeout, error: "\(RaftNodeError.restoring)"))
             case .failure(RaftNodeError.transferInProgress):
                 promise.succeed(
                     ClientResponse(requestID: id, status: .timeout, error: "leadership is being handed over; retry"))

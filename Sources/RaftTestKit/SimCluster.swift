@@ -81,10 +81,10 @@ public final class SimCluster {
     /// milliseconds apart, so that ticks and messages come between learning that an entry is
     /// committed and applying it (randomized simulation).
     public var slowApplyProbability = 0.0
-    /// The chance that persisting a `Ready` (without a snapshot) takes 1–60 ms of simulated
-    /// time, during which the node keeps stepping messages and ticks (as the real node does
-    /// while its disk works) and sends only `RawNode.takeUrgentMessages()` (randomized
-    /// simulation).
+    /// The chance that persisting a `Ready` (or rebuilding the state machine from a snapshot)
+    /// takes 1–20 ms of simulated time, during which the node keeps stepping messages and ticks
+    /// (as the real node does while its disk works) and sends only
+    /// `RawNode.takeUrgentMessages()` (randomized simulation).
     public var asyncPersistProbability = 0.0
     /// The snapshotting applier snapshots after applying index i when (i + 1) % interval == 0.
     public var snapshotEvery: UInt64 = SimCluster.snapshotInterval
@@ -208,6 +208,7 @@ public final class SimCluster {
                 + "transferee \(node.status.leadTransferee) commit \(node.commitIndex) "
                 + "applied \(node.appliedIndex) last \(node.lastIndex) connected \(connected[i]) voters \(c.voterIDs) "
                 + "outgoing \(c.outgoingVoterIDs) learners \(c.learnerIDs) removed \(c.removedIDs)"
+                + (servers[i]!.writing != nil ? " (a write in flight)" : "")
         }.joined(separator: "\n")
     }
 
@@ -514,22 +515,36 @@ public final class SimCluster {
                 crash(server.index)
                 return
             }
-            if asyncPersistProbability > 0, ready.snapshot == nil, ready.snapshotChunks.isEmpty,
-                ready.hardState != nil || !ready.entries.isEmpty,
+            if asyncPersistProbability > 0, ready.snapshotChunks.isEmpty,
+                ready.hardState != nil || !ready.entries.isEmpty || ready.snapshot != nil,
                 Double(rand(1_000_000)) < asyncPersistProbability * 1_000_000
             {
-                // The write takes a while, and the node goes on meanwhile; a crash before it
-                // completes loses it (the persister never saw it).
-                server.writing = ready
-                sched.schedule(after: Int64(1 + rand(60))) { [unowned self] in
-                    guard self.isCurrent(server), let ready = server.writing else { return }
+                var held = ready
+                if ready.snapshot != nil {
+                    // As the real node: a leader's snapshot is stored and acknowledged at once,
+                    // and rebuilding the state machine from it takes a while.
+                    guard persist(server, ready) else { return }
+                    sendAfterPersist(ready, from: server, replyTo: replyTo, onReply: onReply)
+                    held.messagesAfterPersist = []
+                }
+                // The write (or the rebuild) takes a while, and the node goes on meanwhile; a
+                // crash before a write completes loses it (the persister never saw it).
+                server.writing = held
+                sched.schedule(after: Int64(1 + rand(20))) { [unowned self] in
+                    guard self.isCurrent(server), let held = server.writing else { return }
                     server.writing = nil
-                    guard self.finishReady(server, ready, replyTo: nil, onReply: nil) else { return }
+                    if held.snapshot == nil {
+                        guard self.persist(server, held) else { return }
+                        self.sendAfterPersist(held, from: server, replyTo: nil, onReply: nil)
+                    }
+                    self.applyReady(server, held)
                     self.processReady(server)
                 }
                 return
             }
-            guard finishReady(server, ready, replyTo: replyTo, onReply: onReply) else { return }
+            guard persist(server, ready) else { return }
+            sendAfterPersist(ready, from: server, replyTo: replyTo, onReply: onReply)
+            applyReady(server, ready)
         }
         if isCurrent(server) && server.node.removalIsKnownToLeader {
             // raft-node exits once it applied its own removal and a leader has committed it;
@@ -538,11 +553,8 @@ public final class SimCluster {
         }
     }
 
-    /// Ready steps 1–4 once the leader's requests went out: persist, send the rest, apply,
-    /// advance. False if persisting failed.
-    private func finishReady(
-        _ server: SimServer, _ ready: Ready, replyTo: UInt64?, onReply: ((Message) -> Void)?
-    ) -> Bool {
+    /// Ready step 1: persist. False if it failed.
+    private func persist(_ server: SimServer, _ ready: Ready) -> Bool {
         do {
             try server.storage.stageSnapshotChunks(ready.snapshotChunks)
             if let snapshot = ready.snapshot { try server.storage.applySnapshot(snapshot) }
@@ -558,6 +570,13 @@ public final class SimCluster {
             record("server \(server.index): persisting failed: \(error)")
             return false
         }
+        return true
+    }
+
+    /// Ready step 2: what waited for the write.
+    private func sendAfterPersist(
+        _ ready: Ready, from server: SimServer, replyTo: UInt64?, onReply: ((Message) -> Void)?
+    ) {
         for message in ready.messagesAfterPersist {
             if let replyTo, let onReply, message.to == replyTo, !message.body.isRequest {
                 onReply(message)
@@ -565,6 +584,10 @@ public final class SimCluster {
                 send(message, from: server)
             }
         }
+    }
+
+    /// Ready steps 3–4: restore the snapshot, apply, answer reads, advance.
+    private func applyReady(_ server: SimServer, _ ready: Ready) {
         if let snapshot = ready.snapshot {
             // A streamed snapshot's bytes are the ones its chunks assembled in the storage.
             let data = snapshot.isStreamed ? ((try? server.storage.loadSnapshot().data) ?? []) : snapshot.data
@@ -588,7 +611,6 @@ public final class SimCluster {
             readsDropped += 1
         }
         server.node.advance(ready)
-        return true
     }
 
     // MARK: The network

@@ -174,6 +174,19 @@ import Testing
         }
     }
 
+    /// A member replacing its state by a snapshot never holds both: the store drops its own
+    /// state when the node asks for a restorer, and the restored one replaces it whole.
+    @Test func aRestorerStartsFromAnEmptyStore() throws {
+        let source = try populated(keys: 500, clients: 2)
+        let target = try populated(keys: 800, clients: 3)
+        let restorer = target.makeRestorer()
+        #expect(target.count == 0 && target.sessionCount == 0, "old state dropped")
+        try source.snapshotView().write { try restorer.consume($0) }
+        try restorer.finish()
+        target.restore(restorer, index: source.appliedIndex)
+        #expect(target.sameState(as: source) && target.appliedIndex == source.appliedIndex)
+    }
+
     @Test func emptyStoreSnapshotRoundTrips() throws {
         let empty = KVStore()
         let restored = try populated(keys: 10, clients: 1)

@@ -90,6 +90,18 @@ import Testing
             return page.sum("raft_snapshots_installed_total") >= 1 && page["raft_commit_lag_entries"] == 0
                 && page["raft_apply_lag_entries"] == 0
         }
+        // The transfer on both ends: its bytes and its duration; none left in flight.
+        let received = try cluster.metrics(follower)
+        #expect(received.sum("raft_snapshot_transfer_duration_seconds_count", [#"side="receive""#]) >= 1)
+        #expect(received.sum("raft_snapshot_transfer_bytes_total", [#"direction="received""#]) > 0)
+        #expect(received.sum("raft_snapshot_duration_seconds_count", [#"op="restore""#]) >= 1)
+        try await cluster.waitUntil("the leader counts the transfer it ran") {
+            guard let sent = try? cluster.metrics(leader) else { return false }
+            return sent.sum("raft_snapshot_transfer_duration_seconds_count", [#"side="send""#]) >= 1
+                && sent.sum("raft_snapshot_transfer_bytes_total", [#"direction="sent""#]) > 0
+                && sent["raft_snapshot_transfers_in_flight"] == 0
+                && sent.sum("raft_snapshot_duration_seconds_count", [#"op="create""#]) >= 1
+        }
         await client.close()
         await cluster.shutdown()
     }
