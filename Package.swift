@@ -136,7 +136,7 @@ let package = Package(
         .executableTarget(
             name: "RaftNodeCommand",
             dependencies: [
-                "RaftNode", "RaftKV", "RaftServer", "RaftStorage", "RaftTransport", "RaftCore", "RaftMetrics",
+                "RaftNode", "RaftKV", "RaftServer", "RaftStorage", "RaftTransport", "RaftCore", "RaftMetrics", "CMemory",
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

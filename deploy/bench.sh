@@ -4,9 +4,13 @@
 # disk and the same durability (etcd fsyncs its WAL; ours fsyncs on a majority before it answers).
 #
 #   deploy/bench.sh [--quick] [--failover] [--no-build]
+#   deploy/bench.sh --catch-up [--no-build]
 #
 #   --quick       5-second runs, clients 1 and 64 only (a smoke test of the whole script)
 #   --failover    also run deploy/failover.sh 20 on our cluster (kill -9 the leader 20 times)
+#   --catch-up    instead of the table: large-state snapshots and catch-up on both systems
+#                 (deploy/snapshot-bench.sh, then deploy/etcd-catchup-bench.sh) with
+#                 BENCH_STATE_MB (default 1024) MB of 1 KiB values
 #   --no-build    use the release binaries already in .build/release
 #
 # Environment: BENCH_SECONDS (default 20) seconds per run; BENCH_WARMUP (default 2);
@@ -33,10 +37,12 @@ client_counts=${BENCH_CLIENTS:-"1 16 64"}
 read_clients=64
 build=1
 failover=0
+catch_up=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) seconds=${BENCH_SECONDS:-5}; warmup=${BENCH_WARMUP:-1}; client_counts=${BENCH_CLIENTS:-"1 64"}; shift ;;
     --failover) failover=1; shift ;;
+    --catch-up) catch_up=1; shift ;;
     --no-build) build=0; shift ;;
     -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 64 ;;
@@ -45,6 +51,14 @@ done
 case "$seconds" in ''|*[!0-9]*) echo "bench.sh: BENCH_SECONDS must be a whole number" >&2; exit 64 ;; esac
 
 die() { echo "bench.sh: $*" >&2; exit 1; }
+if [ $catch_up -eq 1 ]; then
+  state_mb=${BENCH_STATE_MB:-1024}
+  case "$state_mb" in ''|*[!0-9]*) echo "bench.sh: BENCH_STATE_MB must be a whole number" >&2; exit 64 ;; esac
+  flags=(); [ $build -eq 0 ] && flags+=(--no-build)
+  deploy/snapshot-bench.sh --state-mb "$state_mb" "${flags[@]}"
+  deploy/etcd-catchup-bench.sh --state-mb "$state_mb" --no-build
+  exit 0
+fi
 log() { echo "bench.sh: $*" >&2; }
 command -v swift >/dev/null || export PATH=/opt/swift/usr/bin:$PATH
 

@@ -1,5 +1,6 @@
 #include "raft_memory.h"
 
+#include <stdlib.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -7,5 +8,13 @@
 void raft_release_free_memory(void) {
 #if defined(__GLIBC__)
     malloc_trim(0);
+#endif
+}
+
+void raft_use_one_malloc_arena(void) {
+#if defined(__GLIBC__)
+    if (getenv("MALLOC_ARENA_MAX") == NULL) {
+        mallopt(M_ARENA_MAX, 1);
+    }
 #endif
 }

@@ -147,34 +147,25 @@ public final class RaftMetrics: Sendable {
             descriptor: name("snapshot", "bytes", "Size of the latest snapshot."), labels: [("form", "compressed")])
         snapshotRawBytes = r.makeGauge(
             descriptor: name("snapshot", "bytes", "Size of the latest snapshot."), labels: [("form", "raw")])
+        let snapshotDuration = name(
+            "snapshot_duration", "seconds",
+            "Creating a snapshot (view taken to file published, off the loop) and rebuilding the state machine from a leader's.")
         snapshotCreateDuration = r.makeDurationHistogram(
-            descriptor: name(
-                "snapshot_duration", "seconds",
-                "Creating a snapshot (view taken to file published, off the loop) and rebuilding the state machine from a leader's."),
-            labels: [("op", "create")], buckets: Self.snapshotBuckets)
+            descriptor: snapshotDuration, labels: [("op", "create")], buckets: Self.snapshotBuckets)
         snapshotRestoreDuration = r.makeDurationHistogram(
-            descriptor: name(
-                "snapshot_duration", "seconds",
-                "Creating a snapshot (view taken to file published, off the loop) and rebuilding the state machine from a leader's."),
-            labels: [("op", "restore")], buckets: Self.snapshotBuckets)
+            descriptor: snapshotDuration, labels: [("op", "restore")], buckets: Self.snapshotBuckets)
+        let transferDuration = name(
+            "snapshot_transfer_duration", "seconds",
+            "InstallSnapshot transfers: on the leader from the first chunk to the follower's last answer (or the transfer given up), on a follower from the first chunk to the snapshot installed.")
         snapshotSendDuration = r.makeDurationHistogram(
-            descriptor: name(
-                "snapshot_transfer_duration", "seconds",
-                "InstallSnapshot transfers: on the leader from the first chunk to the follower's last answer (or the transfer given up), on a follower from the first chunk to the snapshot installed."),
-            labels: [("side", "send")], buckets: Self.snapshotBuckets)
+            descriptor: transferDuration, labels: [("side", "send")], buckets: Self.snapshotBuckets)
         snapshotReceiveDuration = r.makeDurationHistogram(
-            descriptor: name(
-                "snapshot_transfer_duration", "seconds",
-                "InstallSnapshot transfers: on the leader from the first chunk to the follower's last answer (or the transfer given up), on a follower from the first chunk to the snapshot installed."),
-            labels: [("side", "receive")], buckets: Self.snapshotBuckets)
+            descriptor: transferDuration, labels: [("side", "receive")], buckets: Self.snapshotBuckets)
         snapshotTransfersInFlight = r.makeGauge(
             descriptor: name("snapshot_transfers_in_flight", "", "Followers the leader is sending a snapshot to."))
-        snapshotBytesSent = r.makeCounter(
-            descriptor: name("snapshot_transfer_bytes", "total", "InstallSnapshot frames sent and received, in bytes."),
-            labels: [("direction", "sent")])
-        snapshotBytesReceived = r.makeCounter(
-            descriptor: name("snapshot_transfer_bytes", "total", "InstallSnapshot frames sent and received, in bytes."),
-            labels: [("direction", "received")])
+        let transferBytes = name("snapshot_transfer_bytes", "total", "InstallSnapshot frames sent and received, in bytes.")
+        snapshotBytesSent = r.makeCounter(descriptor: transferBytes, labels: [("direction", "sent")])
+        snapshotBytesReceived = r.makeCounter(descriptor: transferBytes, labels: [("direction", "received")])
         loopLag = r.makeDurationHistogram(
             descriptor: name(
                 "loop_lag", "seconds", "How late ticks reach the core: from a tick being due to it being stepped."),

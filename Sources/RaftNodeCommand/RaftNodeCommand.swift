@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMemory
 import Logging
 import RaftStorage
 #if canImport(Glibc)
@@ -115,6 +116,9 @@ struct RaftNodeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Before any thread allocates: a state replaced by a snapshot must be reusable by the
+        // thread that builds the new one (see raft_use_one_malloc_arena).
+        raft_use_one_malloc_arena()
         // Test hooks that slow this member's disk (see `Failpoint`): off unless set.
         if let spec = getenv("RAFT_FAILPOINTS").map({ String(cString: $0) }), !spec.isEmpty {
             do {
