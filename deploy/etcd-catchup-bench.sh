@@ -94,7 +94,7 @@ grep RESULT "$out/fill.log" >&2 || true
 # status URL: "leader-id raft-index raft-applied-index" of one member.
 status() {
   etcdctl --endpoints "$1" endpoint status -w json 2>/dev/null \
-    | python3 -c 'import json,sys; s=json.load(sys.stdin)[0]["Status"]; print(s["leader"], s["raft_index"], s.get("raftAppliedIndex", s["raft_index"]))' 2>/dev/null || true
+    | python3 -c 'import json,sys; s=json.load(sys.stdin)[0]["Status"]; i=s.get("raftIndex", s.get("raft_index", 0)); print(s["leader"], i, s.get("raftAppliedIndex", i))' 2>/dev/null || true
 }
 rss_mb() { awk '/VmRSS/ { printf "%d", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 peak_rss() {
@@ -104,9 +104,10 @@ peak_rss() {
     sleep 0.1
   done
 }
+# Leader changes seen by the three first members (the new one counts its first leader).
 leader_changes() {
   local total=0 n
-  for p in "${client_ports[@]}"; do
+  for p in "${client_ports[@]:0:3}"; do
     n=$(curl -s "http://127.0.0.1:$p/metrics" 2>/dev/null | awk '$1 == "etcd_server_leader_changes_seen_total" { print int($2) }')
     total=$(( total + ${n:-0} ))
   done
