@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark of swift-raft and etcd on this machine (issue 7): the same raft-bench
+# Side-by-side benchmark of swift-raft and etcd on this machine: the same raft-bench
 # workload against our 3-node cluster and a 3-member etcd, both on loopback with data on the same
 # disk and the same durability (etcd fsyncs its WAL; ours fsyncs on a majority before it answers).
 #
