@@ -26,16 +26,11 @@ while [ $# -gt 0 ]; do
   esac
 done
 case "$state_mb$clients" in *[!0-9]*) echo "etcd-catchup-bench.sh: numbers expected" >&2; exit 64 ;; esac
-log() { echo "etcd-catchup-bench.sh: $*" >&2; }
-die() { log "$*"; exit 1; }
-ms() { echo $(( $(date +%s%N) / 1000000 )); }
 out="$root/.build/etcd-catchup-bench"
 mkdir -p "$out"
 bin="$root/.build/release"
-if [ $build -eq 1 ]; then
-  log "building release"
-  swift build -c release --product raft-bench >"$out/build.log" 2>&1 || { tail -20 "$out/build.log"; exit 1; }
-fi
+source "$root/deploy/bench-lib.sh"
+[ $build -eq 1 ] && build_release --product raft-bench
 if ! command -v etcd >/dev/null; then
   log "installing etcd-server etcd-client"
   apt-get update -qq >/dev/null 2>&1 || true
@@ -96,14 +91,6 @@ status() {
   etcdctl --endpoints "$1" endpoint status -w json 2>/dev/null \
     | python3 -c 'import json,sys; s=json.load(sys.stdin)[0]["Status"]; i=s.get("raftIndex", s.get("raft_index", 0)); print(s["leader"], i, s.get("raftAppliedIndex", i))' 2>/dev/null || true
 }
-rss_mb() { awk '/VmRSS/ { printf "%d", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-peak_rss() {
-  local peak=0 r
-  while [ -e "/proc/$1" ]; do
-    r=$(rss_mb "$1"); [ "${r:-0}" -gt "$peak" ] && { peak=$r; echo "$peak" >"$2"; }
-    sleep 0.1
-  done
-}
 # Leader changes seen by the three first members (the new one counts its first leader).
 leader_changes() {
   local total=0 n
@@ -124,7 +111,7 @@ done
 [ $leader_index -gt 0 ] || die "no etcd leader found"
 leader_pid=${pids[$((leader_index - 1))]}
 sleep 2
-leader_steady=$(rss_mb "$leader_pid")
+leader_steady=$(pid_rss_mb "$leader_pid")
 changes_before=$(leader_changes)
 
 "$bin/raft-bench" --target etcd --endpoints "$endpoints" --clients "$clients" --value-size 1024 --keys "$keys" \

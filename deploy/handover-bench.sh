@@ -35,22 +35,14 @@ case "$clients$rounds" in *[!0-9]*) echo "handover-bench.sh: numbers expected" >
 out="$root/.build/handover-bench"
 mkdir -p "$out"
 bin="$root/.build/release"
-log() { echo "handover-bench.sh: $*" >&2; }
-ms() { echo $(( $(date +%s%N) / 1000000 )); }
+source "$root/deploy/bench-lib.sh"
 
-if [ $build -eq 1 ]; then
-  log "building release"
-  swift build -c release --product raft-bench >"$out/build.log" 2>&1 || { tail -20 "$out/build.log"; exit 1; }
-fi
-[ -f .cluster/members ] && deploy/cluster.sh down >/dev/null 2>&1 || true
-rm -rf .cluster
+[ $build -eq 1 ] && build_release --product raft-bench
 flags=(); [ $build -eq 0 ] && flags+=(--no-build)
 export RAFT_LOG_LEVEL=${RAFT_LOG_LEVEL:-notice}
-deploy/cluster.sh up "${flags[@]}" >"$out/up.log" 2>&1 || { tail -20 "$out/up.log"; exit 1; }
-trap 'deploy/cluster.sh down >/dev/null 2>&1 || true' EXIT
+fresh_cluster "${flags[@]}"
 endpoints="127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103"
 
-leader() { deploy/cluster.sh status 2>/dev/null | awk '$3 == "leader" { print $2; exit }'; }
 other_voter() { deploy/cluster.sh status 2>/dev/null | awk -v l="$1" 'NR > 1 && $2 != l && $2 != "-" { print $2; exit }'; }
 
 # Waits until every member answers and knows a leader (after a scenario restarted one).

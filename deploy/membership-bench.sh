@@ -34,23 +34,13 @@ case "$state_mb$clients" in *[!0-9]*) echo "membership-bench.sh: numbers expecte
 out="$root/.build/membership-bench"
 mkdir -p "$out"
 bin="$root/.build/release"
-log() { echo "membership-bench.sh: $*" >&2; }
-ms() { echo $(( $(date +%s%N) / 1000000 )); }
+source "$root/deploy/bench-lib.sh"
 
-if [ $build -eq 1 ]; then
-  log "building release"
-  swift build -c release --product raft-bench >"$out/build.log" 2>&1 || { tail -20 "$out/build.log"; exit 1; }
-fi
-[ -f .cluster/members ] && deploy/cluster.sh down >/dev/null 2>&1 || true
-rm -rf .cluster
+[ $build -eq 1 ] && build_release --product raft-bench
 flags=(); [ $build -eq 0 ] && flags+=(--no-build)
-deploy/cluster.sh up "${flags[@]}" >"$out/up.log" 2>&1 || { tail -20 "$out/up.log"; exit 1; }
-trap 'deploy/cluster.sh down >/dev/null 2>&1 || true' EXIT
+fresh_cluster "${flags[@]}"
 
 endpoints() { deploy/cluster.sh status 2>/dev/null | awk 'NR > 1 && $2 != "-" { print $1 }' | paste -sd, -; }
-leader() { deploy/cluster.sh status 2>/dev/null | awk '$3 == "leader" { print $2; exit }'; }
-status_of() { "$bin/raftctl" --endpoints "$1" --timeout 2 status 2>/dev/null | awk 'NR == 2'; }
-rss_mb() { awk '/VmRSS/ { printf "%d", $2 / 1024 }' "/proc/$(cat ".cluster/node$1/pid")/status" 2>/dev/null || echo "-"; }
 
 if [ "$state_mb" -gt 0 ]; then
   keys=$(( state_mb * 1024 ))
@@ -60,7 +50,7 @@ if [ "$state_mb" -gt 0 ]; then
   grep RESULT "$out/fill.log" >&2 || true
 fi
 leader_id=$(leader)
-leader_status=$(status_of "127.0.0.1:$((7100 + leader_id))")
+leader_status=$(status_of "$leader_id")
 commit=$(echo "$leader_status" | awk '{ print $6 }')
 term_before=$(echo "$leader_status" | awk '{ print $4 }')
 
@@ -70,14 +60,14 @@ new=$(deploy/cluster.sh add --learner 2>"$out/add-learner.log" | sed -n 's/.*mem
 [ -n "$new" ] || { cat "$out/add-learner.log"; exit 1; }
 peak=0
 while true; do
-  applied=$(status_of "127.0.0.1:$((7100 + new))" | awk '{ print $7 }')
+  applied=$(status_of "$new" | awk '{ print $7 }')
   r=$(rss_mb "$new"); [ "$r" != "-" ] && [ "$r" -gt "$peak" ] && peak=$r
   [ -n "$applied" ] && [ "$applied" -ge "$commit" ] && break
   [ $(( $(ms) - t0 )) -lt 600000 ] || { log "the learner did not catch up within 600 s"; exit 1; }
   sleep 0.2
 done
 catch_up_ms=$(( $(ms) - t0 ))
-term_after=$(status_of "127.0.0.1:$((7100 + new))" | awk '{ print $4 }')
+term_after=$(status_of "$new" | awk '{ print $4 }')
 leader_rss=$(rss_mb "$leader_id")
 deploy/cluster.sh promote "$new" >/dev/null
 log "caught up in $catch_up_ms ms"

@@ -43,17 +43,11 @@ case "$state_mb$seconds$clients$entries" in *[!0-9]*) echo "snapshot-bench.sh: n
 out="$root/.build/snapshot-bench"
 mkdir -p "$out"
 bin="$root/.build/release"
-log() { echo "snapshot-bench.sh: $*" >&2; }
+source "$root/deploy/bench-lib.sh"
 
-if [ $build -eq 1 ]; then
-  log "building release"
-  swift build -c release >"$out/build.log" 2>&1 || { tail -20 "$out/build.log"; exit 1; }
-fi
-[ -f .cluster/members ] && deploy/cluster.sh down >/dev/null 2>&1 || true
-rm -rf .cluster
+[ $build -eq 1 ] && build_release
 export RAFT_SNAPSHOT_ENTRIES=$entries
-deploy/cluster.sh up --no-build >"$out/up.log" 2>&1 || { tail -20 "$out/up.log"; exit 1; }
-trap 'deploy/cluster.sh down >/dev/null 2>&1 || true' EXIT
+fresh_cluster --no-build
 
 members=$(sed -n "s/^ids: //p" .cluster/members)
 endpoints=$(for i in $members; do printf '127.0.0.1:%d,' $((7100 + i)); done | sed 's/,$//')
@@ -61,7 +55,6 @@ metrics() { curl -s "http://127.0.0.1:$((7200 + $1))/metrics"; }
 # value NAME [LABELS]: a sample's value on a saved page (0 when absent).
 value() { awk -v m="$2" '$1 == m { v = $2 } END { printf "%d", v + 0 }' "$1"; }
 fvalue() { awk -v m="$2" '$1 == m { v = $2 } END { printf "%.3f", v + 0 }' "$1"; }
-rss_mb() { awk '/VmRSS/ { printf "%d", $2 / 1024 }' "/proc/$(cat ".cluster/node$1/pid")/status" 2>/dev/null || echo "-"; }
 
 keys=$(( state_mb * 1024 ))
 log "filling ~$state_mb MB of state ($keys keys, 1 KiB values)"
@@ -104,20 +97,6 @@ done
 
 [ $catch_up -eq 1 ] || exit 0
 
-ms() { echo $(( $(date +%s%N) / 1000000 )); }
-# (status fails while a member is down: read what it printed anyway)
-leader() { { deploy/cluster.sh status 2>/dev/null || true; } | awk '$3 == "leader" { print $2; exit }'; }
-status_of() { { "$bin/raftctl" --endpoints "127.0.0.1:$((7100 + $1))" --timeout 2 status 2>/dev/null || true; } | awk 'NR == 2'; }
-pid_of() { cat ".cluster/node$1/pid"; }
-# peak_rss PID FILE: samples the RSS of PID every 100 ms into FILE (its peak, MB) until killed.
-peak_rss() {
-  local peak=0 r
-  while [ -e "/proc/$1" ]; do
-    r=$(awk '/VmRSS/ { printf "%d", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0)
-    [ "${r:-0}" -gt "$peak" ] && { peak=$r; echo "$peak" >"$2"; }
-    sleep 0.1
-  done
-}
 catch_rows=()
 # catch_up NAME MEMBER-START-COMMAND...: starts the member with the clients writing, waits until it
 # has applied the leader's commit index as of the start, and records a row.
