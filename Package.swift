@@ -50,7 +50,7 @@ let package = Package(
         // zlib streaming compression and crc32.
         .target(name: "RaftZlib", dependencies: ["CZlib"]),
 
-        // Returns freed memory to the system (glibc malloc_trim) after a large state is dropped.
+        // Asks glibc for one malloc arena, so that a state dropped for a snapshot is reused.
         .target(name: "CMemory"),
 
         // The deterministic Raft state machine: no I/O, clocks or threads. It encodes and decodes
@@ -69,7 +69,7 @@ let package = Package(
         .target(
             name: "RaftNode",
             dependencies: [
-                "RaftCore", "RaftMessages", "RaftStorage", "CMemory",
+                "RaftCore", "RaftMessages", "RaftStorage",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

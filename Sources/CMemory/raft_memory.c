@@ -5,12 +5,6 @@
 #include <malloc.h>
 #endif
 
-void raft_release_free_memory(void) {
-#if defined(__GLIBC__)
-    malloc_trim(0);
-#endif
-}
-
 void raft_use_one_malloc_arena(void) {
 #if defined(__GLIBC__)
     if (getenv("MALLOC_ARENA_MAX") == NULL) {

@@ -1,5 +1,4 @@
 import Atomics
-import CMemory
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -725,16 +724,11 @@ final class Driver<Machine: StateMachine> {
         let storage = self.storage
         let transfer = UncheckedTransfer(restorer)
         ioPool.runIfActive(eventLoop: eventLoop) { () -> Restored in
-            // The old state was dropped when the restorer was made; give its pages back to the
-            // system before the new state is allocated (on this thread, from another arena).
-            raft_release_free_memory()
             let started = ContinuousClock.now
             var rawBytes = 0
             _ = try storage.storage.readSnapshot { chunk in
                 rawBytes += chunk.count
                 try transfer.value.consume(chunk)
-                // A snapshot of our own given up meanwhile frees its view of the old state late.
-                if rawBytes % (256 << 20) < chunk.count { raft_release_free_memory() }
             }
             try transfer.value.finish()
             return Restored(rawBytes: rawBytes, duration: .now - started)
