@@ -33,6 +33,8 @@ final class Counter: StateMachine {
         func finish() throws {
             guard bytes.count == MemoryLayout<Int>.size else { throw CounterError.badSnapshot(bytes.count) }
         }
+        /// The counter the bytes hold.
+        var value: Int { bytes.withUnsafeBytes { $0.loadUnaligned(as: Int.self) } }
     }
 
     enum CounterError: Error { case badSnapshot(Int) }
@@ -40,12 +42,22 @@ final class Counter: StateMachine {
     func snapshot() -> View { View(value: value) }
     func makeRestorer() -> Restorer { Restorer() }
     func restore(_ restorer: Restorer, index: UInt64) {
-        value = restorer.bytes.withUnsafeBytes { $0.loadUnaligned(as: Int.self) }
+        value = restorer.value
     }
 }
 
-private struct NoPeers: MessageSender {
+/// The transport of a single-member node: there is no one to send to.
+struct NoPeers: MessageSender {
     func send(_ message: Message) {}
+}
+
+/// Whether a single-member node elects itself within 2 s.
+func becomesLeader(_ node: RaftNode<some StateMachine>) async throws -> Bool {
+    for _ in 0..<200 {
+        if try await node.status().get().role == .leader { return true }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    return false
 }
 
 @Suite struct EmbeddingTests {
@@ -65,12 +77,7 @@ private struct NoPeers: MessageSender {
             let node = try await RaftNode.start(
                 configuration: configuration, storage: storage, machine: Counter(), sender: NoPeers(),
                 eventLoop: group.next(), ioPool: pool, logger: Logger(label: "embedding"))
-            var leader = false
-            for _ in 0..<200 where !leader {
-                leader = try await node.status().get().role == .leader
-                if !leader { try await Task.sleep(for: .milliseconds(10)) }
-            }
-            #expect(leader, "a single member elects itself")
+            #expect(try await becomesLeader(node), "a single member elects itself")
             var total: Int?
             for _ in 0..<8 { total = try await node.propose([5]).get() }
             // The second run starts from the first run's snapshot and log: 8 × 5 more.
