@@ -297,66 +297,55 @@ public final class DiskStorage: Storage {
     /// then `hardState` — all in the log with one fdatasync when `sync` is true (group commit).
     /// A snapshot always syncs.
     public func persist(hardState: HardState?, entries: [LogEntry], snapshot: Snapshot?, sync: Bool) throws {
-        try checkWritable()
-        // Validate everything before writing anything.
-        var baseIndex = state.dummyIndex
-        var baseLast = state.lastIndex
-        if let snapshot {
-            if snapshot.metadata.index <= (snapshotInfo?.metadata.index ?? 0) { throw StorageError.snapshotOutOfDate }
-            baseIndex = snapshot.metadata.index
-            baseLast = snapshot.metadata.index
-        }
-        let newer = try Self.checkedNewer(entries, after: baseIndex, last: baseLast)
-        if snapshot == nil && newer.isEmpty && hardState == nil {
-            if sync { try syncLog() }
+        guard let snapshot else {
+            // Entries and hard state alone: the three steps of a log write, here at once.
+            let write = try prepareWrite(hardState: hardState, entries: entries, sync: sync)
+            try performWrite(write)
+            completeWrite(write)
             return
         }
+        try checkWritable()
+        // Validate everything before writing anything.
+        if snapshot.metadata.index <= (snapshotInfo?.metadata.index ?? 0) { throw StorageError.snapshotOutOfDate }
+        let newer = try Self.checkedNewer(entries, after: snapshot.metadata.index, last: snapshot.metadata.index)
 
-        var header: SegmentHeader?
-        var newInfo: SnapshotFileInfo?
-        if let snapshot {
-            let writer: SnapshotWriter
-            if snapshot.isStreamed {
-                // The stream arrived in chunks: it is in the staged file already.
-                guard let staged, staged.metadata == snapshot.metadata, staged.compressedBytes == snapshot.size else {
-                    throw DiskStorageError.invalidArgument(
-                        "snapshot \(snapshot.metadata.index) of \(snapshot.size) bytes was not received in chunks")
-                }
-                writer = staged
-                self.staged = nil
-            } else {
-                writer = try SnapshotWriter(
-                    directory: snapDirectory, metadata: snapshot.metadata, precompressed: true, installed: true,
-                    durable: !options.unsafeNoFsync)
-                try writer.write(snapshot.data)
+        let writer: SnapshotWriter
+        if snapshot.isStreamed {
+            // The stream arrived in chunks: it is in the staged file already.
+            guard let staged, staged.metadata == snapshot.metadata, staged.compressedBytes == snapshot.size else {
+                throw DiskStorageError.invalidArgument(
+                    "snapshot \(snapshot.metadata.index) of \(snapshot.size) bytes was not received in chunks")
             }
-            newInfo = try guarded { () throws(DiskStorageError) in try writer.finish() }
-            var after = state
-            after.reset(index: snapshot.metadata.index, term: snapshot.metadata.term)
-            after.hardState.commit = max(after.hardState.commit, snapshot.metadata.index)
-            header = wal.nextHeader(state: after, reset: true)
-        } else if wal.needsRotation {
-            header = wal.nextHeader(state: state, reset: false)
+            writer = staged
+            self.staged = nil
+        } else {
+            writer = try SnapshotWriter(
+                directory: snapDirectory, metadata: snapshot.metadata, precompressed: true, installed: true,
+                durable: !options.unsafeNoFsync)
+            try writer.write(snapshot.data)
         }
+        let newInfo = try guarded { () throws(DiskStorageError) in try writer.finish() }
+        var after = state
+        after.reset(index: snapshot.metadata.index, term: snapshot.metadata.term)
+        after.hardState.commit = max(after.hardState.commit, snapshot.metadata.index)
+        let header = wal.nextHeader(state: after, reset: true)
         buffer.removeAll(keepingCapacity: true)
         WALRecord.appendEntries(newer, to: &buffer)
         if let hardState { WALRecord.appendHardState(hardState, to: &buffer) }
         try guarded { () throws(DiskStorageError) in
             try wal.write(buffer, rotateWith: header)
-            if sync || snapshot != nil { try wal.sync() }
+            try wal.sync()
         }
         if buffer.count > 1 << 24 { buffer = [] }
 
-        // Durable (or written, when sync is false): now visible.
-        if let snapshot, let newInfo {
-            state.reset(index: snapshot.metadata.index, term: snapshot.metadata.term)
-            state.hardState.commit = max(state.hardState.commit, snapshot.metadata.index)
-            let old = snapshotInfo
-            snapshotInfo = newInfo
-            try guarded { () throws(DiskStorageError) in
-                if let old, old.path != newInfo.path { try FileSystem.remove(old.path) }
-                try wal.removeObsoleteSegments(compactedThrough: state.dummyIndex)
-            }
+        // Durable: now visible.
+        state.reset(index: snapshot.metadata.index, term: snapshot.metadata.term)
+        state.hardState.commit = max(state.hardState.commit, snapshot.metadata.index)
+        let old = snapshotInfo
+        snapshotInfo = newInfo
+        try guarded { () throws(DiskStorageError) in
+            if let old, old.path != newInfo.path { try FileSystem.remove(old.path) }
+            try wal.removeObsoleteSegments(compactedThrough: state.dummyIndex)
         }
         state.append(newer)
         if let hardState { state.hardState = hardState }
