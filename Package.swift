@@ -171,7 +171,7 @@ let package = Package(
             name: "RaftMicrobench",
             dependencies: [
                 "RaftWire", "RaftMessages", "RaftCore", "RaftStorage", "RaftClient", "RaftMetrics", "RaftNode",
-                "RaftTransport",
+                "RaftTransport", "RaftKV",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
 

@@ -33,6 +33,9 @@ public enum ConfigChangeRefusal: Sendable, Hashable, CustomStringConvertible {
     case invalid(String)
     /// Afterwards fewer voters than a quorum would be reachable (etcd's strict reconfig check).
     case quorumUnreachable(String)
+    /// As `quorumUnreachable`, but the leader took office less than an election timeout ago and
+    /// has not heard from these voters yet: they may well be up.
+    case votersNotHeardYet([UInt64])
     /// The learner to promote has not caught up with the leader's log.
     case learnerBehind(id: UInt64, match: UInt64, lastIndex: UInt64)
 
@@ -48,6 +51,8 @@ public enum ConfigChangeRefusal: Sendable, Hashable, CustomStringConvertible {
             reason
         case .quorumUnreachable(let reason):
             reason
+        case .votersNotHeardYet(let voters):
+            "the leader was just elected and has not heard from member(s) \(voters.map(String.init).joined(separator: ", ")) yet; retry in a moment"
         case .learnerBehind(let id, let match, let lastIndex):
             "learner \(id) has not caught up (it has entries through \(match), the leader through \(lastIndex)); promote it once it has"
         }
@@ -57,7 +62,7 @@ public enum ConfigChangeRefusal: Sendable, Hashable, CustomStringConvertible {
     public var isTransient: Bool {
         switch self {
         case .pending(_, let automatic): automatic
-        case .noCommitInTerm, .transferInProgress: true
+        case .noCommitInTerm, .transferInProgress, .votersNotHeardYet: true
         case .invalid, .quorumUnreachable, .learnerBehind: false
         }
     }

@@ -64,7 +64,8 @@ extension Raft {
 
     /// etcd's strict reconfiguration check: the new configuration must have a quorum of members
     /// the leader has heard from within an election timeout (a change that needs a member that is
-    /// down, or not started yet, would stop the cluster), and a learner is promoted only once its
+    /// down, or not started yet, would stop the cluster; a new leader that has not heard from
+    /// enough of them yet refuses for a moment only), and a learner is promoted only once its
     /// log is within `Config.maxPromotionLag` entries of the leader's.
     private func checkReachable(after change: ConfigChange, _ next: Configuration) throws {
         for step in change.steps where step.type == .promote {
@@ -80,6 +81,13 @@ extension Raft {
         var reachable: Set<UInt64> = [id]
         for (member, pr) in progress where isRecentlyActive(pr) { reachable.insert(member) }
         guard !nextQuorum.isQuorum(reachable) else { return }
+        // A leader that took office less than an election timeout ago may simply not have had
+        // an answer from a voter yet (right after a leadership transfer, the old leader often
+        // answers first): not a reason to refuse the change for good.
+        let unheard = progress.filter { $0.key != id && $0.value.lastActiveTick == nil && nextQuorum.contains($0.key) }.map(\.key)
+        if ticks - leaderSinceTick <= UInt64(electionTimeout), nextQuorum.isQuorum(reachable.union(unheard)) {
+            throw RaftError.configChangeRefused(.votersNotHeardYet(unheard.sorted()))
+        }
         func describe(_ voters: [UInt64]) -> String {
             let up = voters.filter(reachable.contains)
             return "\(up.count) of the voters \(voters.map(String.init).joined(separator: ", ")) (a quorum is \(voters.count / 2 + 1))"

@@ -58,6 +58,9 @@ final class Raft {
     var leadTransferee: UInt64 = 0
     /// Ticks since start, to tell which peers were heard from recently.
     var ticks: UInt64 = 0
+    /// Leader only: `ticks` when it took office; until an election timeout later, a voter it
+    /// has not heard from yet is not known to be down.
+    var leaderSinceTick: UInt64 = 0
     /// The leader asked this member to campaign (`TimeoutNow`) while it had a committed change
     /// to apply first: it campaigns once applied.
     var campaignOnceApplied = false
@@ -210,6 +213,7 @@ final class Raft {
         reset(term: term)
         role = .leader
         lead = id
+        leaderSinceTick = ticks
         // Entries of earlier terms may hold a configuration change this leader has not applied:
         // no new change until everything in its log at election is applied (etcd's rule).
         pendingConfIndex = log.lastIndex

@@ -19,8 +19,8 @@ struct Microbench {
             for line in await ClusterBenchmark.run(endpoints: endpoints, clients: clients, seconds: seconds) { print(line) }
             return
         }
-        guard ["codec", "core", "storage", "metrics", "all"].contains(which) else {
-            print("usage: raft-microbench [codec|core|storage|metrics|all] [--dir PATH] | cluster --endpoints H:P,... [--clients N] [--seconds S]")
+        guard ["codec", "core", "storage", "metrics", "kv", "all"].contains(which) else {
+            print("usage: raft-microbench [codec|core|storage|metrics|kv|all] [--dir PATH] [--pairs N] | cluster --endpoints H:P,... [--clients N] [--seconds S]")
             return
         }
         #if DEBUG
@@ -43,6 +43,17 @@ struct Microbench {
             // Storage figures depend on the disk: measure on the one the data dir will use.
             let directory = option("--dir") ?? "/tmp"
             for line in StorageBenchmark.run(directory: directory) { print(line) }
+        }
+        if which == "kv" {
+            // Builds the whole state in memory (about 3x its size at the peak): not part of "all".
+            let pairs = option("--pairs").flatMap { Int($0) } ?? 1_000_000
+            do {
+                for line in try KVSnapshotBenchmark.run(directory: option("--dir") ?? "/tmp", pairs: pairs, valueBytes: 1024) {
+                    print(line)
+                }
+            } catch {
+                print("kv benchmark failed: \(error)")
+            }
         }
     }
 }

@@ -155,9 +155,9 @@ public final class RaftNode<Machine: StateMachine>: Sendable {
     }
 
     /// Hands leadership to voter `target` (Raft thesis §3.10). Succeeds once this node sees
-    /// `target` lead; fails with `.notLeader` on a follower, `.transferFailed` for a learner, a
-    /// non-member, or a target that did not take over within `timeout` (default: twice the
-    /// election timeout). Proposals made meanwhile fail with `.transferInProgress`.
+    /// `target` lead; fails with `.notLeader` on a follower, `.transferFailed` for a learner or a
+    /// non-member, `.transferTimedOut` when `target` did not take over within `timeout` (default:
+    /// twice the election timeout). Proposals made meanwhile fail with `.transferInProgress`.
     public func transferLeadership(to target: UInt64, timeout: TimeAmount? = nil) -> EventLoopFuture<Void> {
         let promise = eventLoop.makePromise(of: Void.self)
         eventLoop.execute { self.driver.value.transferLeadership(to: target, timeout: timeout, promise: promise) }
@@ -167,7 +167,8 @@ public final class RaftNode<Machine: StateMachine>: Sendable {
     /// Hands leadership to the most up-to-date other voter heard from lately (see
     /// `RawNode.bestTransferee`), skipping `excluded`: what a leader does before it stops or
     /// leaves. Succeeds with the new leader's id once it leads; fails with `.notLeader` on other
-    /// members, and with `.transferFailed` when no voter is reachable or none took over in time.
+    /// members, with `.transferFailed` when no voter is reachable, `.transferTimedOut` when the
+    /// chosen one did not take over in time.
     public func handOverLeadership(excluding excluded: Set<UInt64> = [], timeout: TimeAmount? = nil) -> EventLoopFuture<UInt64> {
         let promise = eventLoop.makePromise(of: UInt64.self)
         eventLoop.execute { self.driver.value.handOverLeadership(excluding: excluded, timeout: timeout, promise: promise) }
@@ -523,7 +524,7 @@ final class Driver<Machine: StateMachine> {
         let (expired, kept) = (transferWaiters.filter { $0.target == target }, transferWaiters.filter { $0.target != target })
         transferWaiters = kept
         for waiter in expired {
-            waiter.promise.fail(RaftNodeError.transferFailed("member \(target) did not take over in time"))
+            waiter.promise.fail(RaftNodeError.transferTimedOut(target))
         }
     }
 

@@ -93,8 +93,12 @@ public enum RaftNodeError: Error, Hashable, Sendable, CustomStringConvertible {
     case invalidConfiguration(String)
     /// The leader refused a configuration change (nothing was appended); the text says why.
     case configChangeRefused(String, transient: Bool)
-    /// A leadership transfer could not start, or did not complete in time.
+    /// A leadership transfer could not start (the target is a learner, not a member, or no
+    /// voter is reachable).
     case transferFailed(String)
+    /// The target did not take over in time (it was slow to catch up, or its campaign lost a
+    /// race). Asking again is safe: a transfer to the member that leads already succeeds.
+    case transferTimedOut(UInt64)
     /// A leadership transfer is in progress: the proposal was not appended. Retry with the new
     /// leader.
     case transferInProgress
@@ -118,6 +122,7 @@ public enum RaftNodeError: Error, Hashable, Sendable, CustomStringConvertible {
         case .invalidConfiguration(let reason): "invalid configuration: \(reason)"
         case .configChangeRefused(let reason, _): "configuration change refused: \(reason)"
         case .transferFailed(let reason): "leadership transfer failed: \(reason)"
+        case .transferTimedOut(let target): "member \(target) did not take over in time; retry"
         case .transferInProgress: "a leadership transfer is in progress; retry with the new leader"
         case .removed(let id): "member \(id) was removed from the cluster"
         case .refused(let reason): reason

@@ -126,6 +126,11 @@ public final class ClientService: Sendable {
             case .failure(RaftNodeError.transferInProgress):
                 promise.succeed(
                     ClientResponse(requestID: id, status: .timeout, error: "leadership is being handed over; retry"))
+            case .failure(RaftNodeError.transferTimedOut(let target)):
+                // The client asks again (TIMEOUT is retriable); by then `target` may lead, and a
+                // transfer to the leader is answered OK.
+                promise.succeed(
+                    ClientResponse(requestID: id, status: .timeout, error: "\(RaftNodeError.transferTimedOut(target))"))
             case .failure(RaftNodeError.configChangeRefused(let reason, _)):
                 promise.succeed(ClientResponse(requestID: id, status: .error, error: "refused: \(reason)"))
             case .failure(RaftNodeError.transferFailed(let reason)):

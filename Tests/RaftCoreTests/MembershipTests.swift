@@ -320,6 +320,44 @@ import Testing
         #expect(net[1].node.voters == [1, 2])
     }
 
+    /// A leader elected without hearing from every voter (right after a transfer, the old
+    /// leader's answer often comes first) does not yet know a silent voter is down: for an
+    /// election timeout it refuses a change that needs that voter with a refusal the caller may
+    /// retry, and once the voter answers the change goes through. Only a voter still silent an
+    /// election timeout into the term makes the refusal final.
+    @Test func aNewLeaderRefusesAChangeNeedingAVoterNotHeardYetOnlyForAMoment() throws {
+        for voterAnswers in [true, false] {
+            let net = TestNetwork(3, bootstrap: true)
+            net.drop = { $0.to == 3 || $0.from == 3 }
+            net.elect(1)
+            try net[1].node.propose([0])
+            net.deliver()
+            #expect(net[1].raft.committedInTerm, "2's votes and acknowledgements suffice")
+            // Removing 2 leaves {1, 3}: 3 has said nothing to this leader yet.
+            let early = refusal { try net[1].node.proposeConfigChange(ConfigChange([.remove(2)])) }
+            #expect(early == .votersNotHeardYet([3]))
+            #expect(early?.isTransient == true)
+            if voterAnswers {
+                net.drop = { _ in false }
+                net[1].tick()
+                net.deliver()
+                try propose(net, .remove(2))
+                #expect(net[1].node.voters == [1, 3])
+            } else {
+                for _ in 0...net[1].raft.config.electionTick {
+                    net[1].tick()
+                    net.deliver()
+                }
+                let late = refusal { try net[1].node.proposeConfigChange(ConfigChange([.remove(2)])) }
+                guard case .quorumUnreachable? = late else {
+                    Issue.record("expected quorumUnreachable, got \(String(describing: late))")
+                    continue
+                }
+                #expect(late?.isTransient == false)
+            }
+        }
+    }
+
     /// A learner that was added but never started blocks nothing: the others commit as before,
     /// and it cannot be promoted.
     @Test func aLearnerAddedButNeverStartedBlocksNothingAndCannotBePromoted() throws {

@@ -83,6 +83,26 @@ import Testing
         await cluster.shutdown()
     }
 
+    /// Thesis §3.10: a transfer whose target cannot take over is abandoned after an election
+    /// timeout. The node reports that as `.transferTimedOut` (the client port answers TIMEOUT,
+    /// which clients retry), not as a refusal: asked again once the target is reachable, the
+    /// same transfer succeeds.
+    @Test func aTransferToAnUnreachableVoterTimesOutAndSucceedsWhenAskedAgain() async throws {
+        let cluster = try await LocalCluster(size: 3)
+        let leader = try await cluster.leader()
+        let target = cluster.ids.first { $0 != leader }!
+        cluster.network.isolate(target)
+        await #expect(throws: RaftNodeError.transferTimedOut(target)) {
+            try await cluster.nodes[leader]!.transferLeadership(to: target, timeout: .milliseconds(400)).get()
+        }
+        #expect(try await cluster.submit(.put(key: k("during"), value: k("1")), on: leader)?.status == .ok,
+                "the abandoned transfer no longer holds proposals back")
+        cluster.network.heal(target)
+        try await cluster.nodes[leader]!.transferLeadership(to: target, timeout: .seconds(5)).get()
+        #expect(try await cluster.leader() == target)
+        await cluster.shutdown()
+    }
+
     @Test func aFollowerCutOffPastTheSnapshotCatchesUpThroughInstallSnapshot() async throws {
         let cluster = try await LocalCluster(size: 3) { configuration in
             configuration.snapshotEntries = 20

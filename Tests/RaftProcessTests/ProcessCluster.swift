@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import RaftClient
@@ -83,8 +84,20 @@ final class ProcessCluster: @unchecked Sendable {
     /// by default): a port the kernel hands out for `bind(0)` is released before the member
     /// binds it, and meanwhile any outgoing connection of a concurrent test may take it as its
     /// local port (seen in CI: "Address already in use"). Ports here are chosen at random, and
-    /// each is checked free by binding it.
+    /// each is checked free by binding it. A port is handed out once per test process: clusters
+    /// of tests running in parallel never share one, even while a member is down and its port
+    /// unbound (a member of another cluster on it would redirect our clients to that cluster).
     static func freePorts(_ count: Int) throws -> [Int] {
+        try handedOut.withLockedValue { handedOut in
+            let ports = try findFreePorts(count, excluding: handedOut)
+            handedOut.formUnion(ports)
+            return ports
+        }
+    }
+
+    private static let handedOut = NIOLockedValueBox<Set<Int>>([])
+
+    private static func findFreePorts(_ count: Int, excluding handedOut: Set<Int>) throws -> [Int] {
         var ports: [Int] = []
         var sockets: [Int32] = []
         defer { for s in sockets { close(s) } }
@@ -93,7 +106,7 @@ final class ProcessCluster: @unchecked Sendable {
             attempts += 1
             guard attempts < 10_000 else { throw ClusterFailure(description: "no free port found in 20000..<32000") }
             let port = Int.random(in: 20_000..<32_000)
-            guard !ports.contains(port) else { continue }
+            guard !ports.contains(port), !handedOut.contains(port) else { continue }
             let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)

@@ -49,9 +49,12 @@ final class WriteLoad: Sendable {
 func expectAllPresent(_ acknowledged: [String: String], cluster: ProcessCluster) async throws {
     let reader = cluster.client()
     var missing: [String] = []
-    for (key, value) in acknowledged where try await reader.get(Array(key.utf8)).value != Array(value.utf8) {
-        missing.append(key)
+    for (key, value) in acknowledged {
+        let answer = try await reader.get(Array(key.utf8))
+        if answer.status != .ok || answer.value != Array(value.utf8) {
+            missing.append("\(key): \(answer.status) \(String(decoding: answer.value, as: UTF8.self)) \(answer.error)")
+        }
     }
-    #expect(missing.isEmpty, "acknowledged writes lost: \(missing.prefix(10))")
+    #expect(missing.isEmpty, "\(missing.count) of \(acknowledged.count) acknowledged writes read back wrong: \(missing.prefix(10))")
     await reader.close()
 }

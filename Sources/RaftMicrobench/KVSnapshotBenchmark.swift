@@ -1,0 +1,73 @@
+import Glibc
+import RaftCore
+import RaftKV
+import RaftMessages
+import RaftStorage
+
+/// Key-value snapshot figures for issue 14: how fast a store of `pairs` × `valueBytes` is written
+/// to a snapshot file and rebuilt from one, split into the steps the node runs (inflate, then
+/// parse and insert), in MB of raw state per second.
+enum KVSnapshotBenchmark {
+    static func run(directory: String, pairs: Int, valueBytes: Int) throws -> [String] {
+        let clock = ContinuousClock()
+        let store = KVStore()
+        var value = [UInt8](repeating: 0, count: valueBytes)
+        var generator = SplitMix(seed: 7)
+        for i in value.indices { value[i] = UInt8(ascii: "a") + UInt8(generator.next() % 26) }
+        for i in 0..<pairs {
+            // A few bytes differ per key, as they would in real state.
+            withUnsafeBytes(of: UInt64(i).littleEndian) { bytes in
+                for (j, byte) in bytes.enumerated() { value[(j * 131) % valueBytes] = byte }
+            }
+            let key = Array("bench-\(String(repeating: "0", count: max(0, 8 - String(i).count)))\(i)".utf8)
+            let request = ClientRequest(requestID: 0, clientID: 1, sequence: UInt64(i + 1), operation: .put(key: key, value: value))
+            store.apply(LogEntry(index: UInt64(i + 1), term: 1, data: try KVStore.command(for: request)))
+        }
+        var start = clock.now
+        let writer = try SnapshotWriter(
+            directory: directory, metadata: SnapshotMetadata(index: UInt64(pairs), term: 1, configuration: Configuration(voterIDs: [1])))
+        try store.snapshotView().write { try writer.write($0) }
+        let info = try writer.finish()
+        let writeSeconds = StorageBenchmark.seconds(clock.now - start)
+
+        start = clock.now
+        let reader = try SnapshotReader(path: info.path)
+        var chunks: [[UInt8]] = []
+        var raw = 0
+        while let chunk = try reader.nextRawChunk() {
+            raw += chunk.count
+            chunks.append(chunk)
+        }
+        let inflateSeconds = StorageBenchmark.seconds(clock.now - start)
+
+        start = clock.now
+        let restorer = store.makeRestorer()
+        for chunk in chunks { try chunk.withUnsafeBytes { try restorer.consume($0) } }
+        try restorer.finish()
+        store.restore(restorer, index: UInt64(pairs))
+        let parseSeconds = StorageBenchmark.seconds(clock.now - start)
+        guard store.count == pairs else { throw StorageBenchmark.BenchError("rebuilt \(store.count) of \(pairs) pairs") }
+
+        let mb = Double(raw) / 1e6
+        func rate(_ seconds: Double) -> String { "\(StorageBenchmark.fmt(mb / seconds, 0)) MB/s (\(StorageBenchmark.fmt(seconds, 2)) s)" }
+        return [
+            "kv: snapshot of \(pairs) pairs x \(valueBytes) B = \(StorageBenchmark.fmt(mb, 0)) MB raw, "
+                + "\(StorageBenchmark.fmt(Double(info.compressedSize) / 1e6, 1)) MB compressed",
+            "kv: write (encode+compress+fsync) \(rate(writeSeconds))",
+            "kv: rebuild: inflate \(rate(inflateSeconds)), parse+insert \(rate(parseSeconds)), "
+                + "both \(rate(inflateSeconds + parseSeconds)) (goal >= 150)",
+        ]
+    }
+
+    struct SplitMix {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+}
