@@ -1,4 +1,4 @@
-/// `raft-microbench [codec|core|storage|metrics|all] [--dir PATH]`, or
+/// `raft-microbench [codec|core|storage|metrics|kv|all] [--dir PATH] [--pairs N]`, or
 /// `raft-microbench cluster --endpoints H:P,... [--clients N] [--seconds S]`: release-mode throughput figures for the
 /// README and issue notes. Not a test: the machine is shared and noisy, so
 /// compare ratios measured in one run.

@@ -159,7 +159,8 @@ extension DiskStorage: DurableStorage {
 
     public func readSnapshot(_ body: (UnsafeRawBufferPointer) throws -> Void) throws -> StoredSnapshot? {
         guard let reader = try openSnapshot() else { return nil }
-        while let chunk = try reader.nextRawChunk() {
+        var chunk: [UInt8] = []
+        while try reader.nextRawChunk(into: &chunk) {
             try chunk.withUnsafeBytes { try body($0) }
         }
         return StoredSnapshot(metadata: reader.info.metadata, compressedBytes: Int(reader.info.compressedSize))

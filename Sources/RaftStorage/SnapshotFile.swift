@@ -374,6 +374,14 @@ public final class SnapshotReader {
     /// The next decompressed bytes (never empty), nil at the end of the state (after checking the
     /// crc, the zlib trailer and the raw size).
     public func nextRawChunk() throws(DiskStorageError) -> [UInt8]? {
+        var output: [UInt8] = []
+        return try nextRawChunk(into: &output) ? output : nil
+    }
+
+    /// As ``nextRawChunk()``, into `output` (replacing what it held; its storage is reused, which
+    /// spares a reader of a large snapshot a fresh allocation per chunk). False at the end.
+    public func nextRawChunk(into output: inout [UInt8]) throws(DiskStorageError) -> Bool {
+        output.removeAll(keepingCapacity: true)
         if inflater == nil {
             do {
                 inflater = try ZlibInflater()
@@ -382,7 +390,6 @@ public final class SnapshotReader {
             }
         }
         let inflater = inflater!
-        var output: [UInt8] = []
         while output.isEmpty {
             let count = min(input.count, end - offset)
             if count == 0 {
@@ -396,7 +403,7 @@ public final class SnapshotReader {
                     throw .corruptSnapshot(
                         file: info.path, offset: 32, reason: "header says \(rawSize) raw bytes, stream holds \(inflater.totalOut)")
                 }
-                return nil
+                return false
             }
             let got = try input.withMutableBytes { (raw) throws(DiskStorageError) in
                 try file.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<count]), at: offset)
@@ -414,7 +421,7 @@ public final class SnapshotReader {
                 throw .snapshotZlib(error, file: info.path, offset: chunkOffset)
             }
         }
-        return output
+        return true
     }
 
     /// Bytes `offset ..< offset + count` of the stored stream, read where they are (a chunk to
