@@ -339,6 +339,10 @@ final class Driver<Machine: StateMachine> {
     private let stopping = ManagedAtomic(false)
     /// Set to give up the snapshot being written (a leader's snapshot replaces the state).
     private var abandonSnapshot: ManagedAtomic<Bool>?
+    /// Set by `stop()` to give up a rebuild from a leader's snapshot: the snapshot is stored
+    /// already, and the next start restores from it, so a stop need not wait for the rebuild
+    /// (seconds for a large state).
+    private let abandonRebuild = ManagedAtomic(false)
     private var stopPromises: [EventLoopPromise<Void>] = []
     let failedPromise: EventLoopPromise<Void>
     private(set) var status: RaftNodeStatus
@@ -724,10 +728,12 @@ final class Driver<Machine: StateMachine> {
         storageWork = .rebuilding
         let storage = self.storage
         let transfer = UncheckedTransfer(restorer)
+        let abandoned = abandonRebuild
         ioPool.runIfActive(eventLoop: eventLoop) { () -> Restored in
             let started = ContinuousClock.now
             var rawBytes = 0
             _ = try storage.storage.readSnapshot { chunk in
+                if abandoned.load(ordering: .relaxed) { throw RaftNodeError.stopped }
                 rawBytes += chunk.count
                 try transfer.value.consume(chunk)
             }
@@ -1077,6 +1083,7 @@ final class Driver<Machine: StateMachine> {
             halt(.stopped)
             failedPromise.succeed(())
         }
+        abandonRebuild.store(true, ordering: .relaxed)
         guard persisting else { return eventLoop.makeSucceededVoidFuture() }
         // Wait for the in-flight write: its completion handler sees `stopped` and returns.
         let promise = eventLoop.makePromise(of: Void.self)

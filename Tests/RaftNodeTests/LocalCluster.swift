@@ -10,10 +10,12 @@ import RaftNode
 /// An in-process network: delivers each message to its receiver's node, unless either end is
 /// cut off. Real event loops and real time, no sockets.
 final class LocalNetwork: Sendable {
-    private let nodes = NIOLockedValueBox<[UInt64: RaftNode<KVStore>]>([:])
+    private let nodes = NIOLockedValueBox<[UInt64: @Sendable (Message) -> Void]>([:])
     private let cut = NIOLockedValueBox<Set<UInt64>>([])
 
-    func register(_ node: RaftNode<KVStore>) { nodes.withLockedValue { $0[node.id] = node } }
+    func register<Machine: StateMachine>(_ node: RaftNode<Machine>) {
+        nodes.withLockedValue { $0[node.id] = { node.receive($0) } }
+    }
     func unregister(_ id: UInt64) { _ = nodes.withLockedValue { $0.removeValue(forKey: id) } }
     func isolate(_ id: UInt64) { _ = cut.withLockedValue { $0.insert(id) } }
     func heal(_ id: UInt64) { _ = cut.withLockedValue { $0.remove(id) } }
@@ -22,8 +24,8 @@ final class LocalNetwork: Sendable {
 
     fileprivate func deliver(_ message: Message) {
         let blocked = cut.withLockedValue { $0.contains(message.from) || $0.contains(message.to) }
-        guard !blocked, let node = nodes.withLockedValue({ $0[message.to] }) else { return }
-        node.receive(message)
+        guard !blocked, let receive = nodes.withLockedValue({ $0[message.to] }) else { return }
+        receive(message)
     }
 
     private struct Sender: MessageSender {
