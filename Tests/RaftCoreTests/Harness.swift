@@ -20,6 +20,8 @@ final class TestNode {
     /// Read states and dropped reads of the `Ready`s `drain()` processed.
     var readStates: [ReadState] = []
     var droppedReads: [UInt64] = []
+    /// The most snapshot bytes one `Ready` handed over to write (what a driver holds at once).
+    var largestSnapshotChunkBatch = 0
 
     /// Persists and returns the messages of every pending `Ready` (applying is a no-op).
     @discardableResult
@@ -27,6 +29,7 @@ final class TestNode {
         var out: [Message] = []
         while node.hasReady {
             let ready = node.ready()
+            largestSnapshotChunkBatch = max(largestSnapshotChunkBatch, ready.snapshotChunks.reduce(0) { $0 + $1.data.count })
             try! storage.stageSnapshotChunks(ready.snapshotChunks)
             if let snapshot = ready.snapshot { try! storage.applySnapshot(snapshot) }
             try! storage.append(ready.entries)

@@ -9,7 +9,7 @@ import Testing
 
     /// Leader (1) and node 3 hold 20 entries of term 1 and a snapshot through 15 (node 1's log is
     /// compacted); node 2 is empty. Node 1 is elected while node 2 is unreachable.
-    static func cluster(chunk: Int = 300, window: Int = 3) -> TestNetwork {
+    static func cluster(chunk: Int = 300, window: Int = 3, data: [UInt8] = Self.data) -> TestNetwork {
         let net = TestNetwork(3)
         let configure: (inout Config) -> Void = {
             $0.maxSnapshotChunkBytes = chunk
@@ -83,6 +83,43 @@ import Testing
         #expect(net[1].raft.progress[2]?.snapshotTransfer == nil && net[1].raft.progress[2]?.state == .replicate)
         #expect(net[2].storage.currentSnapshot.data == Self.data)
         #expect(net[1].raft.progress[2]?.match == 20)
+    }
+
+    /// Memory for a transfer does not grow with the snapshot: the leader has at most its window
+    /// of chunks unacknowledged (read from storage as they are sent; the core holds no bytes),
+    /// and the follower's core hands each chunk to its driver to write as it arrives, so no
+    /// `Ready` carries more than a window. Measured by counting chunks, for a snapshot of 20
+    /// chunks and one of 200.
+    @Test func aTransferHoldsAtMostItsWindowOfChunksOnEitherSideWhateverTheSnapshotSize() throws {
+        let (chunk, window) = (300, 3)
+        var peaks: [[Int]] = []
+        for size in [20 * chunk, 200 * chunk] {
+            let data = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) }
+            let net = Self.cluster(chunk: chunk, window: window, data: data)
+            net[1].storage.streamsSnapshots = true
+            var (leaderUnacked, chunksInFlight) = (0, 0)
+            net[1].tick(net[1].raft.config.heartbeatTick)
+            var queue = net[1].drain()
+            // One message at a time, oldest first, measuring after each.
+            for _ in 0..<5_000 where !queue.isEmpty {
+                let message = queue.removeFirst()
+                net[message.to].step(message)
+                queue += net[message.to].drain()
+                if let transfer = net[1].raft.progress[2]?.snapshotTransfer {
+                    #expect(transfer.snapshot.isStreamed, "the leader's core holds no snapshot bytes")
+                    leaderUnacked = max(leaderUnacked, transfer.sentOffset - transfer.acked)
+                }
+                chunksInFlight = max(chunksInFlight, queue.filter { $0.installSnapshot != nil }.count)
+            }
+            #expect(net[2].storage.currentSnapshot.data == data, "the transfer completed")
+            peaks.append([leaderUnacked, chunksInFlight, net[2].largestSnapshotChunkBatch])
+        }
+        for peak in peaks {
+            #expect(peak[0] <= window * chunk, "leader: unacknowledged bytes \(peak[0])")
+            #expect(peak[1] <= window, "chunks in flight \(peak[1])")
+            #expect(peak[2] <= window * chunk, "follower: bytes handed over in one Ready \(peak[2])")
+        }
+        #expect(peaks[0] == peaks[1], "ten times the snapshot, the same peaks: \(peaks)")
     }
 
     /// A snapshot replaced while it is being sent (the leader took a newer one): its chunks are
