@@ -2,9 +2,10 @@
 # The catch-up measurement of deploy/snapshot-bench.sh, on etcd (Debian etcd-server, installed
 # if missing), for comparison on the same machine:
 #
-#   deploy/etcd-catchup-bench.sh [--state-mb N] [--clients C] [--no-build]
+#   deploy/etcd-catchup-bench.sh [--state-mb N] [--clients C] [--snapshot-count E] [--no-build]
 #
-# A 3-member etcd on loopback (client ports 2379, 22379, 32379; data under .cluster/etcd<i>) is
+# A 3-member etcd on loopback (client ports 2379, 22379, 32379; data under .cluster/etcd<i>;
+# a snapshot every E applied entries, default 100000, etcd 3.4's own default) is
 # filled with about N MB (default 200) of 1 KiB values by raft-bench; then, with C clients
 # (default 8) overwriting those keys, a fourth member is added (`etcdctl member add`, started
 # with --initial-cluster-state existing) and timed until it has applied what the leader had
@@ -16,16 +17,18 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 state_mb=200
 clients=8
+snapshot_count=100000
 build=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --state-mb) state_mb=$2; shift 2 ;;
     --clients) clients=$2; shift 2 ;;
+    --snapshot-count) snapshot_count=$2; shift 2 ;;
     --no-build) build=0; shift ;;
-    *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 64 ;;
+    *) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 64 ;;
   esac
 done
-case "$state_mb$clients" in *[!0-9]*) echo "etcd-catchup-bench.sh: numbers expected" >&2; exit 64 ;; esac
+case "$state_mb$clients$snapshot_count" in *[!0-9]*) echo "etcd-catchup-bench.sh: numbers expected" >&2; exit 64 ;; esac
 out="$root/.build/etcd-catchup-bench"
 mkdir -p "$out"
 bin="$root/.build/release"
@@ -63,7 +66,7 @@ start_member() {
   local dir="$root/.cluster/etcd$i" cport=${client_ports[$((i - 1))]} pport=${peer_ports[$((i - 1))]}
   rm -rf "$dir"
   mkdir -p "$dir"
-  etcd --name "e$i" --data-dir "$dir/data" --quota-backend-bytes $((8 << 30)) \
+  etcd --name "e$i" --data-dir "$dir/data" --quota-backend-bytes $((8 << 30)) --snapshot-count "$snapshot_count" \
     --listen-client-urls "http://127.0.0.1:$cport" --advertise-client-urls "http://127.0.0.1:$cport" \
     --listen-peer-urls "http://127.0.0.1:$pport" --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
     --initial-cluster "$cluster" --initial-cluster-state "$cluster_state" --initial-cluster-token "catchup-$$" \
