@@ -16,8 +16,11 @@ import Testing
         let client = cluster.client()
         let leader = try await cluster.leader()
         for i in 0..<20 { #expect(try await client.put(k("k\(i)"), k("v")).status == .ok) }
+        // Heartbeats go out every 50 ms with no writes: the count of AppendEntries sent grows.
         let sentBefore = try cluster.metrics(leader).sum("raft_rpc_sent_total", [#"rpc="append_entries""#])
-        try await Task.sleep(for: .milliseconds(300))
+        try await cluster.waitUntil("the leader sends more AppendEntries (heartbeats)") {
+            try cluster.metrics(leader).sum("raft_rpc_sent_total", [#"rpc="append_entries""#]) > sentBefore
+        }
         var terms: Set<Double> = []
         var leaders = 0
         for id in 1...3 {
@@ -31,8 +34,6 @@ import Testing
         }
         #expect(terms.count == 1, "raft_term agrees: \(terms)")
         #expect(leaders == 1)
-        let sentAfter = try cluster.metrics(leader).sum("raft_rpc_sent_total", [#"rpc="append_entries""#])
-        #expect(sentAfter > sentBefore, "heartbeats and appends keep raft_rpc_sent_total growing")
         #expect(try cluster.metrics(leader).sum("raft_proposals_committed_total") >= 20)
         #expect(try cluster.metrics(leader).sum("raft_commit_duration_seconds_count") >= 20)
         // /healthz: 200 with a leader known.
@@ -46,22 +47,30 @@ import Testing
         let client = cluster.client()
         let leader = try await cluster.leader()
         let survivors = (1...3).filter { $0 != leader }
-        var before: [Int: (elections: Double, changes: Double)] = [:]
+        let killed = #"peer="\#(leader)""#
+        var before: [Int: (elections: Double, changes: Double, failures: Double)] = [:]
         for id in survivors {
             let page = try cluster.metrics(id)
-            before[id] = (page.sum("raft_elections_started_total"), page.sum("raft_leader_changes_seen_total"))
+            before[id] = (
+                page.sum("raft_elections_started_total"), page.sum("raft_leader_changes_seen_total"),
+                page.sum("raft_rpc_failures_total", [killed])
+            )
         }
         cluster.kill9(leader)
         #expect(try await client.put(k("after"), k("kill")).status == .ok)
-        _ = try await cluster.leader(among: survivors)
+        let newLeader = try await cluster.leader(among: survivors)
         var elections = 0.0
         for id in survivors {
             let page = try cluster.metrics(id)
             elections += page.sum("raft_elections_started_total") - before[id]!.elections
             #expect(page.sum("raft_leader_changes_seen_total") > before[id]!.changes, "member \(id) saw the change")
-            #expect(page.sum("raft_rpc_failures_total", [#"peer="\#(leader)""#]) >= 0)
         }
         #expect(elections >= 1)
+        // The new leader keeps sending heartbeats to the killed member: none can be delivered, and
+        // each is counted as a failed RPC to that peer (dropped unsent after the queue delay).
+        try await cluster.waitUntil("the new leader counts failed RPCs to the killed member") {
+            try cluster.metrics(newLeader).sum("raft_rpc_failures_total", [killed]) > before[newLeader]!.failures
+        }
         await client.close()
         await cluster.shutdown()
     }
@@ -73,14 +82,15 @@ import Testing
         let follower = (1...3).first { $0 != leader }!
         #expect(try await cluster.terminate(follower) == 0)
         for i in 0..<150 { #expect(try await client.put(k("k\(i)"), k("v")).status == .ok) }
+        let writesEnded = ContinuousClock.now
         let behind = try cluster.metrics(leader)
         #expect(behind[#"raft_follower_lag_entries{peer="\#(follower)"}"#] ?? 0 > 0, "the leader sees the lag")
         #expect(behind.sum("raft_snapshots_created_total") >= 1)
         #expect(behind[#"raft_snapshot_bytes{form="compressed"}"#] ?? 0 > 0)
         #expect(behind[#"raft_snapshot_bytes{form="raw"}"#] ?? 0 > 0)
-        // Stay down past the transport's queue delay (2 s): appends queued for the dead member
-        // before the leader compacted would otherwise still arrive and catch it up with entries.
-        try await Task.sleep(for: .milliseconds(2_500))
+        // Stay down until the appends queued for it before the leader compacted have expired:
+        // they would otherwise still arrive and catch it up with entries.
+        try await cluster.waitUntilQueuedRequestsExpire(for: follower, at: leader, queuedBy: writesEnded)
         try cluster.start(follower)
         try await cluster.waitUntil("the leader sees the follower caught up") {
             (try? cluster.metrics(leader)[#"raft_follower_lag_entries{peer="\#(follower)"}"#]) == 0
@@ -196,7 +206,7 @@ import Testing
             let (status, body) = try httpGet(port: port, path: "/api/v1/query?query=\(encoded)")
             guard status == 200, let json = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
                 let data = json["data"] as? [String: Any], let result = data["result"] as? [[String: Any]]
-            else { return [] }
+            else { throw ClusterFailure(description: "Prometheus query \(q) answered \(status): \(body.prefix(300))") }
             return result
         }
         try await cluster.waitUntil("Prometheus reports up = 1 for every member", seconds: 30) {
@@ -206,9 +216,24 @@ import Testing
         try await cluster.waitUntil("Prometheus has the raft_term series", seconds: 30) {
             ((try? query("raft_term")) ?? []).count == 3
         }
-        // The shipped alert rules loaded, and a healthy cluster fires none of the critical ones.
+        let scraped = Date().timeIntervalSince1970
+        let alerts = try String(contentsOf: deploy.appendingPathComponent("alerts.yml"), encoding: .utf8)
+        let ruleGroups = alerts.split(separator: "\n").filter { $0.hasPrefix("  - name: ") }.count
+        #expect(ruleGroups > 0)
+        // The shipped alert rules loaded, and a healthy cluster fires none of the critical ones
+        // once every rule has been evaluated on the members' samples (an evaluation before the
+        // first scrape has RaftTargetsMissing pending).
         let (status, rules) = try httpGet(port: port, path: "/api/v1/rules")
         #expect(status == 200 && rules.contains("RaftNoLeader") && rules.contains("RaftSplitBrain"))
+        try await cluster.waitUntil("Prometheus evaluated every rule group after scraping the members", seconds: 30) {
+            guard let (status, body) = try? httpGet(port: port, path: "/metrics"), status == 200 else { return false }
+            let evaluated = MetricsPage(text: body).samples.filter {
+                $0.key.hasPrefix("prometheus_rule_group_last_evaluation_timestamp_seconds{")
+            }
+            return evaluated.count == ruleGroups && evaluated.values.allSatisfy { $0 > scraped }
+        }
+        let critical = try query(#"ALERTS{severity="critical"}"#)
+        #expect(critical.isEmpty, "critical alerts pending or firing on a healthy cluster: \(critical)")
         await cluster.shutdown()
     }
 }

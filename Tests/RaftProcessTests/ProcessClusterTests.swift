@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import RaftClient
 import RaftMessages
 import Testing
@@ -78,9 +79,9 @@ import Testing
         let follower = (1...3).first { $0 != leader }!
         #expect(try await cluster.terminate(follower) == 0)
         for i in 0..<300 { #expect(try await client.put(k("k\(i)"), k("v\(i)")).status == .ok) }
-        // Stay down past the transport's queue delay (2 s): appends queued for the dead member
-        // before the leader compacted would otherwise still arrive and catch it up with entries.
-        try await Task.sleep(for: .milliseconds(2_500))
+        // Stay down until the appends queued for it before the leader compacted have expired:
+        // they would otherwise still arrive and catch it up with entries.
+        try await cluster.waitUntilQueuedRequestsExpire(for: follower, at: leader, queuedBy: .now)
         try cluster.start(follower)
         try await cluster.waitUntil("the follower caught up") {
             (try? await client.localGet(k("k299"), from: cluster.endpoint(follower)).value) == k("v299")
@@ -115,13 +116,18 @@ import Testing
 
     /// Each client grows its own key one step at a time with compare-and-swap while the leader
     /// is killed under it. A write applied twice would make the client's retry fail its compare;
-    /// a lost one would leave a gap.
+    /// a lost one would leave a gap. The kill must land while every client is mid-way, so that
+    /// each has writes acknowledged by a new leader, elected while it ran.
     @Test func concurrentRetryingClientsApplyEveryWriteExactlyOnce() async throws {
         let cluster = try await ProcessCluster()
         let leader = try await cluster.leader()
+        let oldTerm = try #require(await cluster.statuses(of: [leader])[leader]).term
+        let clients = 6
         let steps = 40
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for c in 0..<6 {
+        /// The last step each client had acknowledged.
+        let acknowledged = NIOLockedValueBox([Int](repeating: 0, count: clients))
+        let atKill = try await withThrowingTaskGroup(of: Void.self, returning: [Int].self) { group in
+            for c in 0..<clients {
                 group.addTask {
                     let client = cluster.client(timeout: 20)
                     defer { Task { await client.close() } }
@@ -135,17 +141,27 @@ import Testing
                             throw ClusterFailure(description: "client \(c) step \(step): \(answer.status) \(answer.error)")
                         }
                         value = next
+                        acknowledged.withLockedValue { $0[c] = step }
                     }
                 }
             }
-            group.addTask {
-                try await Task.sleep(for: .milliseconds(300))
-                cluster.kill9(leader)
+            try await cluster.waitUntil("every client has a step acknowledged by the first leader") {
+                acknowledged.withLockedValue { $0.allSatisfy { $0 >= 1 } }
             }
+            cluster.kill9(leader)
+            let atKill = acknowledged.withLockedValue { $0 }
             try await group.waitForAll()
+            return atKill
         }
+        // Every client was still writing when the leader died, and has finished since: its later
+        // steps were acknowledged by a leader of a later term.
+        #expect(atKill.allSatisfy { $0 < steps }, "steps acknowledged per client at the kill: \(atKill)")
+        let survivors = (1...3).filter { $0 != leader }
+        let newLeader = try await cluster.leader(among: survivors)
+        let newTerm = try #require(await cluster.statuses(of: [newLeader])[newLeader]).term
+        #expect(newTerm > oldTerm, "the new leader's term \(newTerm) follows the killed leader's \(oldTerm)")
         let reader = cluster.client()
-        for c in 0..<6 {
+        for c in 0..<clients {
             let expected = (0...steps).map(String.init).joined(separator: ",")
             #expect(try await reader.get(k("log-\(c)")).value == k(expected))
         }

@@ -30,7 +30,7 @@ import Testing
         let follower = (1...3).first { $0 != leader }!
         #expect(try await cluster.terminate(follower) == 0)
         for i in 0..<300 { #expect(try await client.put(k("k\(i)"), k("v\(i)")).status == .ok) }
-        try await Task.sleep(for: .milliseconds(2_500))
+        try await cluster.waitUntilQueuedRequestsExpire(for: follower, at: leader, queuedBy: .now)
         let flag = root.appendingPathComponent("slow-\(follower)")
         #expect(FileManager.default.createFile(atPath: flag.path, contents: nil))
         try cluster.start(follower)

@@ -214,17 +214,25 @@ struct ExchangeTests {
     /// A request the node never answers is forgotten after `pendingResponseLifetime`, so a later
     /// response of the same kind gets its own request's id.
     @Test func unansweredRequestIsForgottenAfterItsLifetime() async throws {
+        let lifetime = TimeAmount.milliseconds(100)
         let node = TestNode.make(id: 2, peers: [1: PeerAddress(host: loopback, port: 1)]) {
-            $0.pendingResponseLifetime = .milliseconds(100)
+            $0.pendingResponseLifetime = lifetime
         }
         try await node.start(autoRespond: false)
         let client = try await RawClient(port: node.port)
         try await client.send(Envelope(clusterID: clusterID, fromID: 1, toID: 2, id: 1, body: voteRequest(from: 1)))
         #expect(try await eventually { node.messages(from: 1).count == 1 })
-        try await Task.sleep(for: .milliseconds(200))
+        // The router stamped the request (on NIO's clock) before handing it to the node, so it is
+        // past its lifetime once the lifetime has passed from now. The router forgets lazily, at
+        // its next delivery or response: the time itself is the condition to wait for.
+        let expired = NIODeadline.now() + lifetime
+        #expect(try await eventually { NIODeadline.now() > expired })
         try await client.send(
             Envelope(clusterID: clusterID, fromID: 1, toID: 2, id: 2, body: voteRequest(term: 2, from: 1)))
         #expect(try await eventually { node.messages(from: 1).count == 2 })
+        // Forgotten for its age when the next request was delivered, before any response (the
+        // count follows the delivery, just after it).
+        #expect(try await eventually { node.stats.resynchronizations == 1 })
         node.send(response(to: voteRequest(term: 2, from: 1))!, to: 1)
         #expect(try await eventually { client.frameCount == 1 })
         #expect(try client.envelopes.first?.id == 2)
@@ -289,10 +297,15 @@ struct ExchangeTests {
         let client = try await RawClient(port: node.port)
         try await client.send(Envelope(clusterID: clusterID, fromID: 1, toID: 2, id: 5, body: voteRequest(from: 1)))
         #expect(try await eventually { node.messages(from: 1).count == 1 })
-        await client.close()
-        try await Task.sleep(for: .milliseconds(300))  // the server side notices the close
+        #expect(!client.isClosed)
+        // The client ends its stream (half-close); the node's side closes once it reads the end,
+        // which the client sees as its connection closing. A response sent before that would
+        // still be written (to a socket nobody reads), not dropped.
+        try await client.channel.close(mode: .output)
+        #expect(try await eventually { client.isClosed }, "the node closed its side of the connection")
         node.send(response(to: voteRequest(from: 1))!, to: 1)
         #expect(try await eventually { node.stats.drops(peer: 1, reason: .connectionClosed) == 1 })
+        await client.close()
         await node.stop()
     }
 

@@ -1,0 +1,29 @@
+/// How long a member's transport keeps a request queued for a peer it cannot reach before it
+/// drops the request rather than send it late: `PeerTransportConfiguration.maximumQueueDelay`,
+/// which raft-node runs with (this target reaches members only through their ports).
+let peerQueueDelay: Duration = .seconds(2)
+
+extension ProcessCluster {
+    /// Waits (bounded) until nothing `leader` queued for the stopped member `stopped` up to
+    /// `queuedBy` can reach it any more once it restarts, so that it must catch up from the
+    /// leader's snapshot rather than from AppendEntries queued before the leader compacted.
+    ///
+    /// Seen on the leader's page: once the queue delay has passed since `queuedBy`, its
+    /// `raft_rpc_failures_total` for `stopped` rises further. Requests to an unreachable peer are
+    /// dropped oldest first, each pass taking every request older than the queue delay, so a
+    /// drop counted after that moment means every request queued by `queuedBy` is gone.
+    /// (Heartbeats, queued every 50 ms meanwhile, each start such a pass.)
+    func waitUntilQueuedRequestsExpire(
+        for stopped: Int, at leader: Int, queuedBy: ContinuousClock.Instant, seconds: Double = 10
+    ) async throws {
+        let expired = queuedBy + peerQueueDelay
+        try await waitUntil("the queue delay passed since requests to \(stopped) were queued", seconds: seconds) {
+            ContinuousClock.now > expired
+        }
+        let failures = { try self.metrics(leader).sum("raft_rpc_failures_total", [#"peer="\#(stopped)""#]) }
+        let atExpiry = try failures()
+        try await waitUntil("member \(leader) drops a request for the stopped member \(stopped) as undeliverable") {
+            try failures() > atExpiry
+        }
+    }
+}
