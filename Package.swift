@@ -11,7 +11,9 @@ let package = Package(
         .library(name: "RaftNode", targets: ["RaftNode"]),
         .library(name: "RaftKV", targets: ["RaftKV"]),
         .library(name: "RaftClient", targets: ["RaftClient"]),
+        .library(name: "RaftChaos", targets: ["RaftChaos"]),
         .executable(name: "raft-node", targets: ["RaftNodeCommand"]),
+        .executable(name: "raft-chaos", targets: ["RaftChaosCommand"]),
         .executable(name: "raftctl", targets: ["RaftCtl"]),
         .executable(name: "raft-bench", targets: ["RaftBench"]),
         .executable(name: "raft-microbench", targets: ["RaftMicrobench"]),
@@ -132,6 +134,27 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
 
+        // The fault suite's parts: recorded key-value histories, a linearizability checker, an
+        // HTML timeline of a history, and TCP link proxies that cut real connections.
+        .target(
+            name: "RaftChaos",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]),
+
+        // raft-chaos: real raft-node processes under faults, judged by the checker (deploy/chaos.sh).
+        .executableTarget(
+            name: "RaftChaosCommand",
+            dependencies: [
+                "RaftChaos", "RaftClient", "RaftMessages",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]),
+
         // raft-node: one cluster member (flags in README, "Running a member"; graceful shutdown on SIGTERM).
         .executableTarget(
             name: "RaftNodeCommand",
@@ -184,6 +207,7 @@ let package = Package(
             ]),
         .testTarget(name: "RaftZlibTests", dependencies: ["RaftZlib", "RaftCore"]),
         .testTarget(name: "RaftKVTests", dependencies: ["RaftKV", "RaftMessages"]),
+        .testTarget(name: "RaftChaosTests", dependencies: ["RaftChaos"]),
         .testTarget(
             name: "RaftNodeTests",
             dependencies: [
@@ -206,7 +230,7 @@ let package = Package(
         .testTarget(
             name: "RaftProcessTests",
             dependencies: [
-                "RaftClient", "RaftMessages",
+                "RaftChaos", "RaftClient", "RaftMessages",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

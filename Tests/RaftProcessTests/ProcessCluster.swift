@@ -1,7 +1,7 @@
 import Foundation
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import RaftChaos
 import RaftClient
 import RaftMessages
 
@@ -80,51 +80,9 @@ final class ProcessCluster: @unchecked Sendable {
     func endpoint(_ id: Int) -> String { "127.0.0.1:\(ports[id]!.client)" }
     func logFile(_ id: Int) -> URL { root.appendingPathComponent("node\(id).log") }
 
-    /// Free ports for members to listen on, below the kernel's ephemeral range (32768 and up
-    /// by default): a port the kernel hands out for `bind(0)` is released before the member
-    /// binds it, and meanwhile any outgoing connection of a concurrent test may take it as its
-    /// local port (seen in CI: "Address already in use"). Ports here are chosen at random, and
-    /// each is checked free by binding it. A port is handed out once per test process: clusters
-    /// of tests running in parallel never share one, even while a member is down and its port
-    /// unbound (a member of another cluster on it would redirect our clients to that cluster).
-    static func freePorts(_ count: Int) throws -> [Int] {
-        try handedOut.withLockedValue { handedOut in
-            let ports = try findFreePorts(count, excluding: handedOut)
-            handedOut.formUnion(ports)
-            return ports
-        }
-    }
-
-    private static let handedOut = NIOLockedValueBox<Set<Int>>([])
-
-    private static func findFreePorts(_ count: Int, excluding handedOut: Set<Int>) throws -> [Int] {
-        var ports: [Int] = []
-        var sockets: [Int32] = []
-        defer { for s in sockets { close(s) } }
-        var attempts = 0
-        while ports.count < count {
-            attempts += 1
-            guard attempts < 10_000 else { throw ClusterFailure(description: "no free port found in 20000..<32000") }
-            let port = Int.random(in: 20_000..<32_000)
-            guard !ports.contains(port), !handedOut.contains(port) else { continue }
-            let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = UInt16(port).bigEndian
-            let length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, length) }
-            }
-            guard bound == 0 else {
-                close(s)
-                continue
-            }
-            sockets.append(s)
-            ports.append(port)
-        }
-        return ports
-    }
+    /// Free loopback ports for members (`LoopbackPorts`: never the same one twice in this
+    /// process, so parallel tests' clusters never share one).
+    static func freePorts(_ count: Int) throws -> [Int] { try LoopbackPorts.free(count) }
 
     /// The --cluster value member `id` gets: its own real address, the others through proxies;
     /// a member added later names only itself (it joins).

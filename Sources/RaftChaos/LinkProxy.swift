@@ -5,18 +5,20 @@ import NIOPosix
 /// A TCP relay standing for one directed network link between two members: the sender's
 /// outbound connection to the receiver goes through it. Cutting the link closes its
 /// connections and refuses new ones, so a partition is real TCP behaviour, not a simulation.
-final class LinkProxy: Sendable {
+public final class LinkProxy: Sendable {
     private let server: any Channel
     private let cut = NIOLockedValueBox(false)
     private let open = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
-    let port: Int
+    /// The loopback port the sender dials instead of the receiver's.
+    public let port: Int
 
     private init(server: any Channel, port: Int) {
         self.server = server
         self.port = port
     }
 
-    static func start(to targetPort: Int, group: any EventLoopGroup) async throws -> LinkProxy {
+    /// A relay on a fresh loopback port to `targetPort`.
+    public static func start(to targetPort: Int, group: any EventLoopGroup) async throws -> LinkProxy {
         let box = NIOLockedValueBox<LinkProxy?>(nil)
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -45,7 +47,7 @@ final class LinkProxy: Sendable {
         return proxy
     }
 
-    var isCut: Bool { cut.withLockedValue { $0 } }
+    public var isCut: Bool { cut.withLockedValue { $0 } }
 
     private func track(_ channel: any Channel) {
         let id = ObjectIdentifier(channel)
@@ -54,14 +56,14 @@ final class LinkProxy: Sendable {
     }
 
     /// Drops the link: existing connections close, new ones are refused.
-    func sever() {
+    public func sever() {
         cut.withLockedValue { $0 = true }
         for channel in open.withLockedValue({ Array($0.values) }) { channel.close(promise: nil) }
     }
 
-    func heal() { cut.withLockedValue { $0 = false } }
+    public func heal() { cut.withLockedValue { $0 = false } }
 
-    func close() async {
+    public func close() async {
         sever()
         try? await server.close()
     }

@@ -1,0 +1,170 @@
+import ArgumentParser
+import Foundation
+import RaftChaos
+import RaftClient
+import RaftMessages
+
+/// `raft-chaos`: runs real `raft-node` processes under a stream of faults while clients read and
+/// write, then judges what the clients saw with a linearizability checker, checks that every
+/// member ends with the same state, and prints the verdict. `deploy/chaos.sh` builds and runs it.
+@main
+struct RaftChaosCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "raft-chaos",
+        abstract: "Fault-injection run of a real cluster, judged by a linearizability checker.")
+
+    @Option(help: "How long the clients and the faults run, in seconds.")
+    var seconds: Double = 30
+
+    @Option(help: "Seed of every random choice (faults, victims, timings, operations); random if not given.")
+    var seed: UInt64?
+
+    @Option(help: "Cluster size: 3 or 5.")
+    var members: Int = 3
+
+    @Option(help: "Comma-separated faults (\(Fault.allCases.map(\.rawValue).joined(separator: ", "))), or 'all'.")
+    var nemesis: String = "all"
+
+    @Option(help: "Concurrent clients.")
+    var clients: Int = 5
+
+    @Option(help: "Keys the clients share.")
+    var keys: Int = 5
+
+    @Option(help: "Seconds a client retries one operation before it gives up (its outcome is then unknown).")
+    var clientTimeout: Double = 2
+
+    @Option(help: "A member snapshots every this many entries (small: snapshots happen under faults).")
+    var snapshotEntries: Int = 500
+
+    @Option(help: "The raft-node binary (default: next to this one).")
+    var binary: String?
+
+    @Option(help: "Directory for logs, data, the history and its timeline (default .build/chaos/<seed>).")
+    var out: String?
+
+    @Flag(help: "Keep the members' data directories even when the run passes.")
+    var keep = false
+
+    func validate() throws {
+        guard members == 3 || members == 5 else { throw ValidationError("--members must be 3 or 5") }
+        guard seconds > 0, seconds <= 86_400 else { throw ValidationError("--seconds must be in (0, 86400]") }
+        guard clients >= 1, clients <= 64 else { throw ValidationError("--clients must be 1...64") }
+        guard keys >= 1, keys <= 1000 else { throw ValidationError("--keys must be 1...1000") }
+        guard clientTimeout >= 0.1, clientTimeout <= 60 else { throw ValidationError("--client-timeout must be 0.1...60") }
+        guard snapshotEntries >= 10 else { throw ValidationError("--snapshot-entries must be at least 10") }
+        _ = try faults()
+    }
+
+    func faults() throws -> [Fault] {
+        if nemesis == "all" { return Fault.allCases.filter { $0 != .bridge || members == 5 } }
+        if nemesis == "none" { return [] }
+        return try nemesis.split(separator: ",").map { name in
+            guard let fault = Fault(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("unknown fault '\(name)'; known: \(Fault.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return fault
+        }
+    }
+
+    func run() async throws {
+        let seed = self.seed ?? UInt64.random(in: 1...UInt64(Int64.max))
+        let faults = try faults()
+        let root = URL(fileURLWithPath: out ?? ".build/chaos/\(seed)").standardizedFileURL
+        let binary = URL(fileURLWithPath: self.binary ?? Self.sibling("raft-node"))
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            throw ValidationError("no raft-node at \(binary.path) (build it, or pass --binary)")
+        }
+        try? FileManager.default.removeItem(at: root)
+        print("chaos: seed \(seed), \(members) members, \(clients) clients on \(keys) keys, \(seconds) s, faults: "
+            + (faults.isEmpty ? "none" : faults.map(\.rawValue).joined(separator: ",")))
+        print("chaos: logs and data under \(root.path)")
+
+        let cluster = try await ChaosCluster(root: root, binary: binary, size: members, snapshotEntries: snapshotEntries)
+        var passed = false
+        do {
+            passed = try await exercise(cluster, seed: seed, faults: faults, root: root)
+        } catch {
+            print("chaos: run failed: \(error)")
+        }
+        await cluster.shutdown(keep: keep || !passed)
+        if !passed { throw ExitCode(1) }
+    }
+
+    /// The run proper; true when the history is linearizable and the members agree.
+    private func exercise(_ cluster: ChaosCluster, seed: UInt64, faults: [Fault], root: URL) async throws -> Bool {
+        let started = ContinuousClock.now
+        _ = try await cluster.leader()
+        let workload = Workload(cluster: cluster, clients: clients, keys: keys, seed: seed, timeout: clientTimeout)
+        let nemesis = Nemesis(cluster: cluster, faults: faults, seed: seed, started: started)
+        try await nemesis.run(until: started + .milliseconds(Int(seconds * 1000)))
+        _ = try await cluster.leader(seconds: 30)
+        var history = await workload.stop()
+
+        // Final reads after everything healed: an acknowledged write lost by the faults shows
+        // up here as a read the checker cannot place.
+        let reader = cluster.client(timeout: 10)
+        for k in 0..<keys {
+            let call = KVCall.get(key: "k\(k)")
+            let id = workload.recorder.invoke(client: clients, call: call)
+            workload.recorder.complete(id: id, outcome: await Workload.perform(call, with: reader))
+        }
+        await reader.close()
+        history = workload.recorder.history()
+        try history.write(toFile: root.appendingPathComponent("history.json").path)
+
+        let divergence = try await compareMembers(cluster)
+        let checked = ContinuousClock.now
+        let verdict = LinearizabilityChecker().check(history)
+        let checkTime = ContinuousClock.now - checked
+
+        let operations = history.operations
+        let unknown = operations.filter { $0.outcome == .unknown }.count
+        let failed = operations.filter { $0.outcome == .failed }.count
+        print("chaos: faults injected: " + (nemesis.counts.isEmpty ? "none" : nemesis.counts.sorted { $0.key.rawValue < $1.key.rawValue }
+            .map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ")))
+        print("chaos: operations: \(operations.count) (ok \(operations.count - unknown - failed), failed \(failed), unknown \(unknown))")
+        print("chaos: members agree: " + (divergence.isEmpty ? "yes" : "NO\n" + divergence.joined(separator: "\n")))
+        print("chaos: linearizability (\(checkTime)): \(verdict)")
+        let passed = verdict.isLinearizable && divergence.isEmpty
+        if !verdict.isLinearizable {
+            let page = root.appendingPathComponent("timeline.html").path
+            try HistoryTimeline.write(history: history, verdict: verdict, title: "raft-chaos seed \(seed)", to: page)
+            print("chaos: timeline of the history: \(page)")
+        }
+        print("chaos: seed \(seed): \(passed ? "PASS" : "FAIL")")
+        return passed
+    }
+
+    /// Once every member has applied what the leader committed, each member's own state (a
+    /// serializable read of every key) must be the same; the lines that say where it is not.
+    private func compareMembers(_ cluster: ChaosCluster) async throws -> [String] {
+        let client = cluster.client(timeout: 5)
+        defer { Task { await client.close() } }
+        let deadline = ContinuousClock.now + .seconds(30)
+        var lagging: [Int] = []
+        repeat {
+            let statuses = await cluster.statuses()
+            let commit = statuses.values.map(\.commitIndex).max() ?? 0
+            lagging = cluster.members.filter { (statuses[$0]?.appliedIndex ?? 0) < commit }
+            if lagging.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(100))
+        } while ContinuousClock.now < deadline
+        guard lagging.isEmpty else { return ["members \(lagging) did not catch up within 30 s"] }
+        var problems: [String] = []
+        for k in 0..<keys {
+            var values: [Int: String] = [:]
+            for id in cluster.members {
+                let answer = try await client.localGet(Array("k\(k)".utf8), from: cluster.endpoint(id))
+                values[id] = answer.status == .ok ? String(decoding: answer.value, as: UTF8.self) : "\(answer.status)"
+            }
+            if Set(values.values).count > 1 { problems.append("  k\(k): \(values.sorted { $0.key < $1.key })") }
+        }
+        return problems
+    }
+
+    /// A binary built next to this one.
+    static func sibling(_ name: String) -> String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name).path
+    }
+}
