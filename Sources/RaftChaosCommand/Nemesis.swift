@@ -22,7 +22,8 @@ enum Fault: String, CaseIterable, Sendable {
     /// `transfer_leader` to a random other voter.
     case transfer
     /// A member (sometimes the leader) replaced by a new one: added as a learner, promoted and
-    /// the old one removed in one joint change.
+    /// the old one removed in one joint change. Once a newcomer is in, the next replacement
+    /// replaces a newcomer, so that one first member at most is gone.
     case replace
 }
 
@@ -49,7 +50,7 @@ final class Nemesis {
         let seconds = Double(at.components.seconds) + Double(at.components.attoseconds) / 1e18
         let line = "\(String(format: "%7.2f", seconds)) s  \(text)"
         log.append(line)
-        print("chaos: \(line)")
+        say("chaos: \(line)")
     }
 
     private func hold(_ range: ClosedRange<Int>) async throws {
@@ -169,7 +170,10 @@ final class Nemesis {
             let answer = try await membership(.transferLeader(id: UInt64(target)))
             note("transfer: \(answer.status)\(answer.error.isEmpty ? "" : " (\(answer.error))")")
         case .replace:
-            let old = await victim()
+            // A newcomer is reached without proxies: replacing it rather than another first
+            // member keeps all but one of the first members, and the faults of their links.
+            let newcomers = cluster.members.filter { $0 > cluster.size && cluster.isRunning($0) }
+            let old = newcomers.isEmpty ? await victim() : newcomers.randomElement(using: &random)!
             let new = try cluster.startNewMember()
             note("replace \(old) by new member \(new)")
             let added = try await membership(.memberAdd(cluster.record(new)))

@@ -76,16 +76,16 @@ struct RaftChaosCommand: AsyncParsableCommand {
             throw ValidationError("no raft-node at \(binary.path) (build it, or pass --binary)")
         }
         try? FileManager.default.removeItem(at: root)
-        print("chaos: seed \(seed), \(members) members, \(clients) clients on \(keys) keys, \(seconds) s, faults: "
+        say("chaos: seed \(seed), \(members) members, \(clients) clients on \(keys) keys, \(seconds) s, faults: "
             + (faults.isEmpty ? "none" : faults.map(\.rawValue).joined(separator: ",")))
-        print("chaos: logs and data under \(root.path)")
+        say("chaos: logs and data under \(root.path)")
 
         let cluster = try await ChaosCluster(root: root, binary: binary, size: members, snapshotEntries: snapshotEntries)
         var passed = false
         do {
             passed = try await exercise(cluster, seed: seed, faults: faults, root: root)
         } catch {
-            print("chaos: run failed: \(error)")
+            say("chaos: run failed: \(error)")
         }
         await cluster.shutdown(keep: keep || !passed)
         if !passed { throw ExitCode(1) }
@@ -121,18 +121,18 @@ struct RaftChaosCommand: AsyncParsableCommand {
         let operations = history.operations
         let unknown = operations.filter { $0.outcome == .unknown }.count
         let failed = operations.filter { $0.outcome == .failed }.count
-        print("chaos: faults injected: " + (nemesis.counts.isEmpty ? "none" : nemesis.counts.sorted { $0.key.rawValue < $1.key.rawValue }
+        say("chaos: faults injected: " + (nemesis.counts.isEmpty ? "none" : nemesis.counts.sorted { $0.key.rawValue < $1.key.rawValue }
             .map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ")))
-        print("chaos: operations: \(operations.count) (ok \(operations.count - unknown - failed), failed \(failed), unknown \(unknown))")
-        print("chaos: members agree: " + (divergence.isEmpty ? "yes" : "NO\n" + divergence.joined(separator: "\n")))
-        print("chaos: linearizability (\(checkTime)): \(verdict)")
+        say("chaos: operations: \(operations.count) (ok \(operations.count - unknown - failed), failed \(failed), unknown \(unknown))")
+        say("chaos: members agree: " + (divergence.isEmpty ? "yes" : "NO\n" + divergence.joined(separator: "\n")))
+        say("chaos: linearizability (\(checkTime)): \(verdict)")
         let passed = verdict.isLinearizable && divergence.isEmpty
         if !verdict.isLinearizable {
             let page = root.appendingPathComponent("timeline.html").path
             try HistoryTimeline.write(history: history, verdict: verdict, title: "raft-chaos seed \(seed)", to: page)
-            print("chaos: timeline of the history: \(page)")
+            say("chaos: timeline of the history: \(page)")
         }
-        print("chaos: seed \(seed): \(passed ? "PASS" : "FAIL")")
+        say("chaos: seed \(seed): \(passed ? "PASS" : "FAIL")")
         return passed
     }
 
@@ -167,4 +167,10 @@ struct RaftChaosCommand: AsyncParsableCommand {
     static func sibling(_ name: String) -> String {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name).path
     }
+}
+
+/// Prints one line at once, also into a file or a pipe (where `print` buffers until exit): a
+/// long run shows its faults as they come.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
