@@ -7,10 +7,13 @@ import Synchronization
 /// An operation not yet completed shows in `history()` with no completion time and outcome
 /// `.unknown`, which is what the checker must assume of a request whose answer never came.
 public final class HistoryRecorder: Sendable {
-    private let start = ContinuousClock.now
+    /// Time 0 of the history (to put other events, such as injected faults, on the same clock).
+    public let origin: ContinuousClock.Instant
     private let operations = Mutex<[RecordedOperation]>([])
 
-    public init() {}
+    public init(origin: ContinuousClock.Instant = .now) {
+        self.origin = origin
+    }
 
     /// Records the invocation of `call` by `client` and returns the operation's id.
     public func invoke(client: Int, call: KVCall) -> Int {
@@ -41,7 +44,7 @@ public final class HistoryRecorder: Sendable {
     }
 
     private func elapsed() -> UInt64 {
-        let (seconds, attoseconds) = (ContinuousClock.now - start).components
+        let (seconds, attoseconds) = (ContinuousClock.now - origin).components
         return UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
     }
 }

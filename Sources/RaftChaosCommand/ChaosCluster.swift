@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import RaftChaos
@@ -24,7 +25,12 @@ final class ChaosCluster: @unchecked Sendable {
     private(set) var proxies: [Int: [Int: LinkProxy]] = [:]
     private var processes: [Int: Process] = [:]
     /// The current members (the first `size`, then whoever replaced whom).
-    private(set) var members: [Int]
+    private(set) var members: [Int] {
+        didSet { published.withLockedValue { $0 = members.map(endpoint) } }
+    }
+    /// The current members' client endpoints, for the clients' tasks.
+    private let published = NIOLockedValueBox<[String]>([])
+    var currentEndpoints: [String] { published.withLockedValue { $0 } }
     private(set) var paused: Set<Int> = []
 
     init(root: URL, binary: URL, size: Int, snapshotEntries: Int) async throws {
@@ -36,6 +42,7 @@ final class ChaosCluster: @unchecked Sendable {
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         let free = try LoopbackPorts.free(3 * size)
         for id in 1...size { ports[id] = (free[id - 1], free[size + id - 1], free[2 * size + id - 1]) }
+        published.withLockedValue { $0 = (1...size).map { "127.0.0.1:\(ports[$0]!.client)" } }
         for from in 1...size {
             for to in 1...size where to != from {
                 proxies[from, default: [:]][to] = try await LinkProxy.start(to: ports[to]!.peer, group: group)
@@ -136,8 +143,11 @@ final class ChaosCluster: @unchecked Sendable {
         members = members.map { $0 == old ? new : $0 }
     }
 
-    func client(timeout: Double, clientID: UInt64 = UInt64.random(in: 1...UInt64.max)) -> KVClient {
-        KVClient(endpoints: endpoints, group: group, clientID: clientID, timeout: .milliseconds(Int64(timeout * 1000)))
+    /// A client of the current members; `attempt` bounds each try (see `KVClient.attemptTimeout`).
+    func client(timeout: Double, attempt: Double? = nil, clientID: UInt64 = UInt64.random(in: 1...UInt64.max)) -> KVClient {
+        KVClient(
+            endpoints: currentEndpoints, group: group, clientID: clientID, timeout: .milliseconds(Int64(timeout * 1000)),
+            attemptTimeout: attempt.map { .milliseconds(Int64($0 * 1000)) })
     }
 
     /// What the members that answer say about themselves.

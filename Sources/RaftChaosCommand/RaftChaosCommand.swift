@@ -93,9 +93,11 @@ struct RaftChaosCommand: AsyncParsableCommand {
 
     /// The run proper; true when the history is linearizable and the members agree.
     private func exercise(_ cluster: ChaosCluster, seed: UInt64, faults: [Fault], root: URL) async throws -> Bool {
-        let started = ContinuousClock.now
         _ = try await cluster.leader()
-        let workload = Workload(cluster: cluster, clients: clients, keys: keys, seed: seed, timeout: clientTimeout)
+        // The faults' log and the history share one clock: an anomaly's times match the faults'.
+        let recorder = HistoryRecorder()
+        let started = recorder.origin
+        let workload = Workload(cluster: cluster, clients: clients, keys: keys, seed: seed, timeout: clientTimeout, recorder: recorder)
         let nemesis = Nemesis(cluster: cluster, faults: faults, seed: seed, started: started)
         try await nemesis.run(until: started + .milliseconds(Int(seconds * 1000)))
         _ = try await cluster.leader(seconds: 30)
@@ -128,9 +130,15 @@ struct RaftChaosCommand: AsyncParsableCommand {
         say("chaos: linearizability (\(checkTime)): \(verdict)")
         let passed = verdict.isLinearizable && divergence.isEmpty
         if !verdict.isLinearizable {
+            for anomaly in verdict.anomalies {
+                guard let id = anomaly.blockingOperation, let operation = operations.first(where: { $0.id == id }) else { continue }
+                say("chaos: key \(anomaly.key): operation \(id) (\(operation)) ran \(Self.seconds(operation.invoke)) s"
+                    + " to \(operation.complete.map { "\(Self.seconds($0)) s" } ?? "the end") on the faults' clock")
+            }
             let page = root.appendingPathComponent("timeline.html").path
-            try HistoryTimeline.write(history: history, verdict: verdict, title: "raft-chaos seed \(seed)", to: page)
-            say("chaos: timeline of the history: \(page)")
+            try HistoryTimeline.write(
+                history: Self.focus(history, on: verdict), verdict: verdict, title: "raft-chaos seed \(seed)", to: page)
+            say("chaos: timeline of the history: \(page) (the whole history: history.json)")
         }
         say("chaos: seed \(seed): \(passed ? "PASS" : "FAIL")")
         return passed
@@ -162,6 +170,27 @@ struct RaftChaosCommand: AsyncParsableCommand {
         }
         return problems
     }
+
+    /// What the timeline shows of a failed run: the operations of the keys that are not
+    /// linearizable, within 5 s of the operation that could not be placed (a whole run's page
+    /// would be megabytes).
+    static func focus(_ history: KVHistory, on verdict: Verdict) -> KVHistory {
+        let keys = Set(verdict.anomalies.map(\.key))
+        let blocking = Set(verdict.anomalies.compactMap(\.blockingOperation))
+        let around = history.operations.filter { blocking.contains($0.id) }
+        let margin: UInt64 = 5_000_000_000
+        return KVHistory(operations: history.operations.filter { operation in
+            guard keys.contains(operation.call.key) else { return false }
+            guard !around.isEmpty else { return true }
+            return around.contains { center in
+                let end = operation.complete ?? history.end
+                let centerEnd = center.complete ?? history.end
+                return end + margin >= center.invoke && operation.invoke <= centerEnd + margin
+            }
+        })
+    }
+
+    static func seconds(_ nanoseconds: UInt64) -> String { String(format: "%.3f", Double(nanoseconds) / 1e9) }
 
     /// A binary built next to this one.
     static func sibling(_ name: String) -> String {

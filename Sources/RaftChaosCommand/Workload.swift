@@ -9,21 +9,33 @@ import RaftMessages
 /// once; a write that ended without an answer is recorded as `unknown`: it may have happened,
 /// even after the client gave up.
 final class Workload: Sendable {
-    let recorder = HistoryRecorder()
+    let recorder: HistoryRecorder
     private let tasks: [Task<Void, Never>]
     private let stopped = NIOLockedValueBox(false)
 
-    init(cluster: ChaosCluster, clients: Int, keys: Int, seed: UInt64, timeout: Double) {
+    init(cluster: ChaosCluster, clients: Int, keys: Int, seed: UInt64, timeout: Double, recorder: HistoryRecorder) {
+        self.recorder = recorder
         let stopped = self.stopped
-        let recorder = self.recorder
+        // Each attempt gives up after half a second and tries the next member: clients keep
+        // working on the majority's side while a paused or cut-off member holds connections.
+        let attempt = min(0.5, timeout)
         tasks = (0..<clients).map { c in
-            let client = cluster.client(timeout: timeout, clientID: seed &+ UInt64(c) &+ 1)
-            return Task {
+            Task {
                 var random = SeededRandom(seed: seed &+ 0x636C_6965_6E74 &* UInt64(c + 1))
+                // A new session (client id) whenever the members change: the old client's
+                // endpoints may all be gone (replaced), and a session's sequence must not restart.
+                var session: UInt64 = 0
+                var client = cluster.client(timeout: timeout, attempt: attempt, clientID: seed &+ UInt64(c) &+ 1)
                 var written = 0
                 /// The last value this client saw for each key: what its next CAS expects.
                 var seen: [String: String?] = [:]
                 while !stopped.withLockedValue({ $0 }) {
+                    if client.endpoints != cluster.currentEndpoints {
+                        await client.close()
+                        session += 1
+                        client = cluster.client(
+                            timeout: timeout, attempt: attempt, clientID: (seed &+ UInt64(c) &+ 1) &+ session << 32)
+                    }
                     let key = "k\(Int.random(in: 0..<keys, using: &random))"
                     let roll = Int.random(in: 0..<100, using: &random)
                     let call: KVCall

@@ -62,7 +62,9 @@ final class ClientConnection: Sendable {
     var isActive: Bool { channel.isActive }
 
     /// Sends `request` (its `requestID` is replaced) and waits for the answer.
-    func send(_ request: ClientRequest) async throws -> ClientResponse {
+    /// With `timeout`, an answer that has not come by then fails the call with `.timedOut` (a
+    /// late one is dropped): a member that is paused or cut off holds no caller longer.
+    func send(_ request: ClientRequest, timeout: TimeAmount? = nil) async throws -> ClientResponse {
         var request = request
         let id = nextID.withLockedValue {
             $0 += 1
@@ -76,6 +78,13 @@ final class ClientConnection: Sendable {
         channel.writeAndFlush(buffer).whenFailure { [pending, endpoint] _ in
             pending.withLockedValue { $0.removeValue(forKey: id) }?
                 .fail(KVClientError.connectionClosed(endpoint: endpoint))
+        }
+        if let timeout {
+            let expiry = channel.eventLoop.scheduleTask(in: timeout) { [pending] in
+                pending.withLockedValue { $0.removeValue(forKey: id) }?
+                    .fail(KVClientError.timedOut(afterSeconds: Double(timeout.nanoseconds) / 1e9))
+            }
+            promise.futureResult.whenComplete { _ in expiry.cancel() }
         }
         return try await promise.futureResult.get()
     }

@@ -21,6 +21,11 @@ public final class KVClient: Sendable {
     public let clientID: UInt64
     /// How long one call may take, retries included.
     public let timeout: TimeAmount
+    /// How long one attempt waits for its answer before the call moves on to the next member
+    /// (nil: as long as the call may take). A write retried elsewhere keeps its sequence, so it
+    /// still applies once; a short limit keeps a client from waiting out a member that is paused
+    /// or cut off from the others.
+    public let attemptTimeout: TimeAmount?
     public let readFrom: ReadFrom
     private let group: any EventLoopGroup
     private let state = NIOLockedValueBox(State())
@@ -36,12 +41,13 @@ public final class KVClient: Sendable {
 
     public init(
         endpoints: [String], group: any EventLoopGroup, clientID: UInt64 = UInt64.random(in: 1...UInt64.max),
-        timeout: TimeAmount = .seconds(10), readFrom: ReadFrom = .all
+        timeout: TimeAmount = .seconds(10), attemptTimeout: TimeAmount? = nil, readFrom: ReadFrom = .all
     ) {
         self.endpoints = endpoints
         self.group = group
         self.clientID = clientID
         self.timeout = timeout
+        self.attemptTimeout = attemptTimeout
         self.readFrom = readFrom
     }
 
@@ -146,8 +152,13 @@ public final class KVClient: Sendable {
             let endpoint = candidates.removeFirst()
             if !tried.contains(endpoint) { tried.append(endpoint) }
             let response: ClientResponse
+            // No attempt outlasts the call's own deadline.
+            let remaining = deadline - NIODeadline.now()
             do {
-                response = try await connection(to: endpoint).send(request)
+                response = try await connection(to: endpoint).send(
+                    request, timeout: attemptTimeout.map { min($0, remaining) } ?? remaining)
+            } catch KVClientError.timedOut {
+                continue
             } catch {
                 drop(endpoint)
                 continue

@@ -35,6 +35,32 @@ import Testing
         return (endpoints, services, servers)
     }
 
+    /// A member that accepts connections but never answers (paused with SIGSTOP, or cut off)
+    /// holds a client's attempt for `attemptTimeout` only: the write moves on to the next
+    /// member and applies once. And no call outlasts its own timeout, whatever its attempts do.
+    @Test(.timeLimit(.minutes(1))) func aClientMovesOnFromAMemberThatNeverAnswers() async throws {
+        let cluster = try await LocalCluster(size: 3)
+        let leader = try await cluster.leader()
+        let (endpoints, _, servers) = try await serve(cluster)
+        // Accepts, reads, never writes.
+        let silent = try await ServerBootstrap(group: cluster.group).bind(host: "127.0.0.1", port: 0).get()
+        let silentEndpoint = "127.0.0.1:\(silent.localAddress!.port!)"
+
+        let client = KVClient(
+            endpoints: [silentEndpoint, endpoints[leader]!], group: cluster.group, timeout: .seconds(5),
+            attemptTimeout: .milliseconds(200))
+        #expect(try await client.put(k("moved"), k("on")).status == .ok)
+        #expect(try await client.get(k("moved")).value == k("on"))
+        await client.close()
+
+        let stuck = KVClient(endpoints: [silentEndpoint], group: cluster.group, timeout: .milliseconds(300))
+        await #expect(throws: KVClientError.self) { _ = try await stuck.put(k("never"), k("answered")) }
+        await stuck.close()
+        try await silent.close()
+        for server in servers { try await server.close() }
+        await cluster.shutdown()
+    }
+
     @Test func aPutThroughAFollowerIsRedirectedAndReadableFromEveryMember() async throws {
         let cluster = try await LocalCluster(size: 3)
         let leader = try await cluster.leader()
