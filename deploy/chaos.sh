@@ -6,7 +6,8 @@
 # per key) and every member's final state is compared.
 #
 #   deploy/chaos.sh [--seconds N] [--seed S] [--members 3|5] [--nemesis LIST] [--clients C]
-#                   [--keys K] [--client-timeout S] [--snapshot-entries E] [--keep] [--no-build]
+#                   [--keys K] [--client-timeout S] [--snapshot-entries E] [--failpoints SPEC]
+#                   [--keep] [--no-build]
 #
 # LIST is comma-separated: partition, one-way, bridge (5 members), kill, pause, restart-all,
 # transfer, replace; or all (the default). Prints the seed, the faults injected, operations
@@ -24,10 +25,10 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) build=0; shift ;;
     --keep) args+=("$1"); shift ;;
-    --seconds|--seed|--members|--nemesis|--clients|--keys|--client-timeout|--snapshot-entries)
+    --seconds|--seed|--members|--nemesis|--clients|--keys|--client-timeout|--snapshot-entries|--failpoints)
       [ $# -ge 2 ] || { echo "chaos.sh: $1 needs a value" >&2; exit 64; }
       args+=("$1" "$2"); shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "chaos.sh: unknown argument $1 (see --help)" >&2; exit 64 ;;
   esac
 done

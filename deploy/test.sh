@@ -111,7 +111,7 @@ check k8s-manifests /usr/bin/python3 deploy/k8s/check-manifests.py
 
 # --- fault suite ----------------------------------------------------------------
 # deploy/chaos.sh in short, fixed-seed runs on the debug binaries: every fault kind on 3 and
-# on 5 members, judged by the linearizability checker (a failure keeps the history, its
+# on 5 members, and crashes with delayed answers, judged by the linearizability checker (a failure keeps the history, its
 # timeline and the members' logs under $log_dir/chaos-N).
 chaos_seconds=${RAFT_CHAOS_SECONDS:-20}
 if [ "$chaos_seconds" -gt 0 ]; then
@@ -119,6 +119,11 @@ if [ "$chaos_seconds" -gt 0 ]; then
     --binary .build/debug/raft-node --out "$log_dir/chaos-3"
   check chaos-5 .build/debug/raft-chaos --seconds "$chaos_seconds" --seed 12 --members 5 \
     --binary .build/debug/raft-node --out "$log_dir/chaos-5"
+  # Crashes while answers of applied writes are held back: retries that straddle restarts and
+  # snapshot restores, which only the de-duplication sessions make safe.
+  check chaos-retries .build/debug/raft-chaos --seconds "$chaos_seconds" --seed 13 --members 3 \
+    --nemesis kill,restart-all --snapshot-entries 10 --failpoints client-answer=300ms \
+    --binary .build/debug/raft-node --out "$log_dir/chaos-retries"
 fi
 
 # --- fuzz smoke run --------------------------------------------------------------

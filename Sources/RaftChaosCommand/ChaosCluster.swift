@@ -19,6 +19,8 @@ final class ChaosCluster: @unchecked Sendable {
     let binary: URL
     let size: Int
     let snapshotEntries: Int
+    /// `RAFT_FAILPOINTS` of every member ("" for none).
+    let failpoints: String
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private(set) var ports: [Int: (peer: Int, client: Int, metrics: Int)] = [:]
     /// proxies[from][to]: the link from → to.
@@ -33,7 +35,8 @@ final class ChaosCluster: @unchecked Sendable {
     var currentEndpoints: [String] { published.withLockedValue { $0 } }
     private(set) var paused: Set<Int> = []
 
-    init(root: URL, binary: URL, size: Int, snapshotEntries: Int) async throws {
+    init(root: URL, binary: URL, size: Int, snapshotEntries: Int, failpoints: String = "") async throws {
+        self.failpoints = failpoints
         self.root = root
         self.binary = binary
         self.size = size
@@ -85,6 +88,9 @@ final class ChaosCluster: @unchecked Sendable {
         log.seekToEndOfFile()
         process.standardOutput = log
         process.standardError = log
+        if !failpoints.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(["RAFT_FAILPOINTS": failpoints]) { $1 }
+        }
         try process.run()
         processes[id] = process
         paused.remove(id)

@@ -37,6 +37,9 @@ struct RaftChaosCommand: AsyncParsableCommand {
     @Option(help: "A member snapshots every this many entries (small: snapshots happen under faults).")
     var snapshotEntries: Int = 500
 
+    @Option(help: "RAFT_FAILPOINTS for every member, e.g. client-answer=300ms: writes answered 300 ms after they apply, so that kills lose answers of applied writes and their retries test the de-duplication.")
+    var failpoints: String = ""
+
     @Option(help: "The raft-node binary (default: next to this one).")
     var binary: String?
 
@@ -77,10 +80,12 @@ struct RaftChaosCommand: AsyncParsableCommand {
         }
         try? FileManager.default.removeItem(at: root)
         say("chaos: seed \(seed), \(members) members, \(clients) clients on \(keys) keys, \(seconds) s, faults: "
-            + (faults.isEmpty ? "none" : faults.map(\.rawValue).joined(separator: ",")))
+            + (faults.isEmpty ? "none" : faults.map(\.rawValue).joined(separator: ","))
+            + (failpoints.isEmpty ? "" : ", failpoints \(failpoints)"))
         say("chaos: logs and data under \(root.path)")
 
-        let cluster = try await ChaosCluster(root: root, binary: binary, size: members, snapshotEntries: snapshotEntries)
+        let cluster = try await ChaosCluster(
+            root: root, binary: binary, size: members, snapshotEntries: snapshotEntries, failpoints: failpoints)
         var passed = false
         do {
             passed = try await exercise(cluster, seed: seed, faults: faults, root: root)

@@ -126,7 +126,8 @@ struct NodeService {
             }
         }
         let service = ClientService(
-            node: node, clientAddresses: clientAddresses, onMalformedFrame: { metrics.malformedClientFrame() })
+            node: node, clientAddresses: clientAddresses, onMalformedFrame: { metrics.malformedClientFrame() },
+            answerDelay: { Failpoint.clientAnswer.delay.map { .nanoseconds(Int64($0.components.seconds) * 1_000_000_000 + $0.components.attoseconds / 1_000_000_000) } })
         let server: ClientServer
         do {
             server = try await ClientServer.start(

@@ -19,17 +19,20 @@ public final class ClientService: Sendable {
     public let requestTimeout: TimeAmount
     private let counters = NIOLockedValueBox(ClientCounters())
     private let onMalformedFrame: @Sendable () -> Void
+    private let answerDelay: @Sendable () -> TimeAmount?
 
     /// `onMalformedFrame` is told of every rejected frame or request (for
-    /// `raft_malformed_frames_total{port="client"}`).
+    /// `raft_malformed_frames_total{port="client"}`). `answerDelay`, a test hook (the
+    /// `client-answer` failpoint), holds each write's answer that long after it applied.
     public init(
         node: RaftNode<KVStore>, clientAddresses: [UInt64: String], requestTimeout: TimeAmount = .seconds(5),
-        onMalformedFrame: @escaping @Sendable () -> Void = {}
+        onMalformedFrame: @escaping @Sendable () -> Void = {}, answerDelay: @escaping @Sendable () -> TimeAmount? = { nil }
     ) {
         self.node = node
         self.clientAddresses = clientAddresses
         self.requestTimeout = requestTimeout
         self.onMalformedFrame = onMalformedFrame
+        self.answerDelay = answerDelay
     }
 
     /// Requests answered, by outcome, and frames rejected.
@@ -77,13 +80,18 @@ public final class ClientService: Sendable {
         } catch {
             return answer(ClientResponse(requestID: id, status: .error, error: "cannot encode the request: \(error)"))
         }
-        return withTimeout(
-            id: id,
-            node.propose(command).flatMapThrowing { response in
-                guard var response else { throw AnswerError.noAnswer }
-                response.requestID = id
-                return response
-            })
+        var applied = node.propose(command).flatMapThrowing { response in
+            guard var response else { throw AnswerError.noAnswer }
+            response.requestID = id
+            return response
+        }
+        if let delay = answerDelay() {
+            let eventLoop = node.eventLoop
+            applied = applied.flatMap { response in
+                eventLoop.scheduleTask(in: delay) { response }.futureResult
+            }
+        }
+        return withTimeout(id: id, applied)
     }
 
     private enum AnswerError: Error { case noAnswer }

@@ -8,6 +8,7 @@ import Synchronization
 /// RAFT_FAILPOINTS="wal-fsync=2000ms"                       every log fsync takes 2 s longer
 /// RAFT_FAILPOINTS="wal-fsync=2000ms@/tmp/slow-{id}"        ... while that file exists
 /// RAFT_FAILPOINTS="wal-fsync=500ms,snapshot-fsync=3000ms"  several points
+/// RAFT_FAILPOINTS="client-answer=300ms"                    writes answered 300 ms after they apply
 /// ```
 ///
 /// `{id}` in a path is the member's id, so that one setting serves a whole cluster and a test
@@ -17,6 +18,10 @@ public enum Failpoint: String, CaseIterable, Sendable {
     case walFsync = "wal-fsync"
     /// Before the fsync of a snapshot file (taken or received).
     case snapshotFsync = "snapshot-fsync"
+    /// Between a write's application and its answer to the client (not a sleep: the answer is
+    /// scheduled later). A crash in that window loses the answer of an applied write, so the
+    /// client retries a write the cluster already has: what exactly-once sessions are for.
+    case clientAnswer = "client-answer"
 
     /// Why a failpoint setting was refused.
     public struct SettingError: Error, CustomStringConvertible, Sendable {
@@ -51,11 +56,17 @@ public enum Failpoint: String, CaseIterable, Sendable {
         settings.withLock { $0 = parsed }
     }
 
+    /// The configured delay, if this point is on now.
+    public var delay: Duration? {
+        guard let setting = Self.settings.withLock({ $0[self] }) else { return nil }
+        if let path = setting.whileFileExists, access(path, F_OK) != 0 { return nil }
+        return setting.delay
+    }
+
     /// Sleeps for the configured delay, if this point is on.
     func hit() {
-        guard let setting = Self.settings.withLock({ $0[self] }) else { return }
-        if let path = setting.whileFileExists, access(path, F_OK) != 0 { return }
-        let (seconds, attoseconds) = setting.delay.components
+        guard let delay else { return }
+        let (seconds, attoseconds) = delay.components
         var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
         var remaining = timespec()
         while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
