@@ -127,7 +127,7 @@ struct NodeService {
         }
         let service = ClientService(
             node: node, clientAddresses: clientAddresses, onMalformedFrame: { metrics.malformedClientFrame() },
-            answerDelay: { Failpoint.clientAnswer.delay.map { .nanoseconds(Int64($0.components.seconds) * 1_000_000_000 + $0.components.attoseconds / 1_000_000_000) } })
+            answerDelay: NodeRunner.clientAnswerDelay())
         let server: ClientServer
         do {
             server = try await ClientServer.start(
@@ -263,6 +263,17 @@ struct NodeRunner: Service {
                 try? await server.close()
                 await node.stop()
             }
+        }
+    }
+
+    /// The `client-answer` failpoint as the client port's answer delay; a plain `nil` when it is
+    /// not configured, so that writes take no lock for it.
+    static func clientAnswerDelay() -> @Sendable () -> TimeAmount? {
+        guard Failpoint.clientAnswer.isConfigured else { return { nil } }
+        return {
+            guard let delay = Failpoint.clientAnswer.delay else { return nil }
+            let (seconds, attoseconds) = delay.components
+            return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
         }
     }
 

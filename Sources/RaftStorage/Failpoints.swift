@@ -56,6 +56,9 @@ public enum Failpoint: String, CaseIterable, Sendable {
         settings.withLock { $0 = parsed }
     }
 
+    /// Whether this point was configured at all (the callers on a hot path skip it otherwise).
+    public var isConfigured: Bool { Self.settings.withLock { $0[self] != nil } }
+
     /// The configured delay, if this point is on now.
     public var delay: Duration? {
         guard let setting = Self.settings.withLock({ $0[self] }) else { return nil }
