@@ -148,7 +148,7 @@ let package = Package(
         .executableTarget(
             name: "RaftChaosCommand",
             dependencies: [
-                "RaftChaos", "RaftClient", "RaftMessages",
+                "RaftChaos", "RaftClient", "RaftCore", "RaftMessages",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -207,7 +207,7 @@ let package = Package(
             ]),
         .testTarget(name: "RaftZlibTests", dependencies: ["RaftZlib", "RaftCore"]),
         .testTarget(name: "RaftKVTests", dependencies: ["RaftKV", "RaftMessages"]),
-        .testTarget(name: "RaftChaosTests", dependencies: ["RaftChaos"]),
+        .testTarget(name: "RaftChaosTests", dependencies: ["RaftChaos", "RaftCore"]),
         .testTarget(
             name: "RaftNodeTests",
             dependencies: [

@@ -71,9 +71,7 @@ final class ChaosCluster: @unchecked Sendable {
         } else {
             cluster = ["--join", "--cluster", "\(id)=127.0.0.1:\(ports[id]!.peer)"]
         }
-        let process = Process()
-        process.executableURL = binary
-        process.arguments =
+        let arguments =
             ["--id", "\(id)"] + cluster + [
                 "--cluster-id", "chaos", "--client-listen", endpoint(id),
                 "--metrics-listen", "127.0.0.1:\(ports[id]!.metrics)",
@@ -81,17 +79,9 @@ final class ChaosCluster: @unchecked Sendable {
                 "--election-timeout-ms", "300", "--heartbeat-ms", "50",
                 "--snapshot-entries", "\(snapshotEntries)", "--log-level", "info",
             ]
-        if !FileManager.default.fileExists(atPath: logFile(id).path) {
-            _ = FileManager.default.createFile(atPath: logFile(id).path, contents: nil)
-        }
-        let log = try FileHandle(forWritingTo: logFile(id))
-        log.seekToEndOfFile()
-        process.standardOutput = log
-        process.standardError = log
-        if !failpoints.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(["RAFT_FAILPOINTS": failpoints]) { $1 }
-        }
-        try process.run()
+        let process = try MemberProcess.launch(
+            binary, arguments: arguments, log: logFile(id),
+            environment: failpoints.isEmpty ? [:] : ["RAFT_FAILPOINTS": failpoints])
         processes[id] = process
         paused.remove(id)
     }

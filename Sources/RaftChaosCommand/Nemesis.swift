@@ -1,4 +1,5 @@
 import RaftChaos
+import RaftCore
 import RaftMessages
 
 /// The faults the suite injects. Each is applied, held for a while, then healed, one at a
@@ -31,7 +32,7 @@ enum Fault: String, CaseIterable, Sendable {
 final class Nemesis {
     let cluster: ChaosCluster
     let faults: [Fault]
-    private var random: SeededRandom
+    private var random: SplitMix64
     private let started: ContinuousClock.Instant
     private(set) var log: [String] = []
     private(set) var counts: [Fault: Int] = [:]
@@ -41,7 +42,7 @@ final class Nemesis {
     init(cluster: ChaosCluster, faults: [Fault], seed: UInt64, started: ContinuousClock.Instant) {
         self.cluster = cluster
         self.faults = faults
-        self.random = SeededRandom(seed: seed ^ 0x6E65_6D65_7369_7321)
+        self.random = SplitMix64(seed: seed ^ 0x6E65_6D65_7369_7321)
         self.started = started
     }
 

@@ -1,5 +1,6 @@
 import NIOConcurrencyHelpers
 import RaftChaos
+import RaftCore
 import RaftClient
 import RaftMessages
 
@@ -21,7 +22,7 @@ final class Workload: Sendable {
         let attempt = min(0.5, timeout)
         tasks = (0..<clients).map { c in
             Task {
-                var random = SeededRandom(seed: seed &+ 0x636C_6965_6E74 &* UInt64(c + 1))
+                var random = SplitMix64(seed: seed &+ 0x636C_6965_6E74 &* UInt64(c + 1))
                 // A new session (client id) whenever the members change: the old client's
                 // endpoints may all be gone (replaced), and a session's sequence must not restart.
                 var session: UInt64 = 0

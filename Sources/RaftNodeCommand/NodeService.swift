@@ -127,7 +127,7 @@ struct NodeService {
         }
         let service = ClientService(
             node: node, clientAddresses: clientAddresses, onMalformedFrame: { metrics.malformedClientFrame() },
-            answerDelay: NodeRunner.clientAnswerDelay())
+            answerDelay: Self.clientAnswerDelay())
         let server: ClientServer
         do {
             server = try await ClientServer.start(
@@ -172,6 +172,17 @@ struct NodeService {
 }
 
 extension NodeService {
+    /// The `client-answer` failpoint as the client port's answer delay; a plain `nil` when it is
+    /// not configured, so that writes take no lock for it.
+    static func clientAnswerDelay() -> @Sendable () -> TimeAmount? {
+        guard Failpoint.clientAnswer.isConfigured else { return { nil } }
+        return {
+            guard let delay = Failpoint.clientAnswer.delay else { return nil }
+            let (seconds, attoseconds) = delay.components
+            return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        }
+    }
+
     /// /healthz: healthy while the node runs and knows a leader.
     static func health(of node: RaftNode<KVStore>) -> EventLoopFuture<(Bool, String)> {
         node.status().map { status in
@@ -263,17 +274,6 @@ struct NodeRunner: Service {
                 try? await server.close()
                 await node.stop()
             }
-        }
-    }
-
-    /// The `client-answer` failpoint as the client port's answer delay; a plain `nil` when it is
-    /// not configured, so that writes take no lock for it.
-    static func clientAnswerDelay() -> @Sendable () -> TimeAmount? {
-        guard Failpoint.clientAnswer.isConfigured else { return { nil } }
-        return {
-            guard let delay = Failpoint.clientAnswer.delay else { return nil }
-            let (seconds, attoseconds) = delay.components
-            return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
         }
     }
 

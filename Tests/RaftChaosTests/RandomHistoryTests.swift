@@ -1,4 +1,5 @@
 import RaftChaos
+import RaftCore
 import Testing
 
 /// The checker on generated histories: large ones recorded from a real sequential store (so
@@ -37,7 +38,7 @@ import Testing
     /// with many unanswered operations.
     @Test(arguments: [false, true])
     func tinyHistoriesGetTheVerdictOfTryingEveryOrder(uniqueValues: Bool) {
-        var random = SeededRandom(seed: uniqueValues ? 8 : 7)
+        var random = SplitMix64(seed: uniqueValues ? 8 : 7)
         var counts = (linearizable: 0, not: 0)
         for round in 0..<3000 {
             let history = tinyHistory(&random, uniqueValues: uniqueValues)
@@ -78,7 +79,7 @@ import Testing
 
     /// Up to seven operations on one key, random spans and outcomes. Values are three, or
     /// unique to each write (then reads and cas see one of those written, or none).
-    func tinyHistory(_ random: inout SeededRandom, uniqueValues: Bool) -> KVHistory {
+    func tinyHistory(_ random: inout SplitMix64, uniqueValues: Bool) -> KVHistory {
         var values: [String?] = uniqueValues ? [nil] : [nil, "a", "b", "c"]
         func value() -> String {
             guard uniqueValues else { return ["a", "b", "c"].randomElement(using: &random)! }

@@ -1,4 +1,5 @@
 import RaftChaos
+import RaftCore
 
 /// Writes histories by hand: each operation with its client, its span in (nominal) nanoseconds
 /// and its outcome; ids are given in order from 0.
@@ -66,7 +67,7 @@ struct SimulatedRun {
     var maxPause: UInt64 = 20_000
 
     func history(seed: UInt64) -> KVHistory {
-        var random = SeededRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
         var clientTime = Array(repeating: UInt64(0), count: clients)
         var lastWritten: [String: String] = [:]
         var drafts: [(operation: RecordedOperation, effect: UInt64?)] = []

@@ -98,9 +98,7 @@ final class ProcessCluster: @unchecked Sendable {
     func dataDirectory(_ id: Int) -> URL { root.appendingPathComponent("data\(id)") }
 
     func start(_ id: Int) throws {
-        let process = Process()
-        process.executableURL = Self.binaries.appendingPathComponent("raft-node")
-        process.arguments =
+        let arguments =
             ["--id", "\(id)"] + clusterFlag(for: id) + [
                 "--cluster-id", "process-test",
                 "--client-listen", endpoint(id), "--metrics-listen", "127.0.0.1:\(ports[id]!.metrics)",
@@ -108,17 +106,9 @@ final class ProcessCluster: @unchecked Sendable {
                 "--election-timeout-ms", "300", "--heartbeat-ms", "50",
                 "--snapshot-entries", "\(snapshotEntries)", "--log-level", "info",
             ]
-        if !FileManager.default.fileExists(atPath: logFile(id).path) {
-            _ = FileManager.default.createFile(atPath: logFile(id).path, contents: nil)
-        }
-        let log = try FileHandle(forWritingTo: logFile(id))
-        log.seekToEndOfFile()
-        process.standardOutput = log
-        process.standardError = log
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
-        try process.run()
+        let process = try MemberProcess.launch(
+            Self.binaries.appendingPathComponent("raft-node"), arguments: arguments, log: logFile(id),
+            environment: environment)
         processes[id] = process
     }
 

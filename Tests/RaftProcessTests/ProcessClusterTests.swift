@@ -75,13 +75,9 @@ import Testing
     @Test func aFollowerStoppedPastTheSnapshotCatchesUpThroughInstallSnapshot() async throws {
         let cluster = try await ProcessCluster(snapshotEntries: 50)
         let client = cluster.client()
-        let leader = try await cluster.leader()
-        let follower = (1...3).first { $0 != leader }!
-        #expect(try await cluster.terminate(follower) == 0)
-        for i in 0..<300 { #expect(try await client.put(k("k\(i)"), k("v\(i)")).status == .ok) }
-        // Stay down until the appends queued for it before the leader compacted have expired:
-        // they would otherwise still arrive and catch it up with entries.
-        try await cluster.waitUntilQueuedRequestsExpire(for: follower, at: leader, queuedBy: .now)
+        // Down until the appends queued for it before the leader compacted have expired: they
+        // would otherwise still arrive and catch it up with entries.
+        let (_, follower) = try await cluster.stopAFollowerPastTheSnapshot(writingWith: client)
         try cluster.start(follower)
         try await cluster.waitUntil("the follower caught up") {
             (try? await client.localGet(k("k299"), from: cluster.endpoint(follower)).value) == k("v299")

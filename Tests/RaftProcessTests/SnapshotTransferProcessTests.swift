@@ -26,11 +26,7 @@ import Testing
         let cluster = try await ProcessCluster(
             snapshotEntries: 50, environment: ["RAFT_FAILPOINTS": "snapshot-fsync=\(stall)ms@\(root.path)/slow-{id}"])
         let client = cluster.client()
-        let leader = try await cluster.leader()
-        let follower = (1...3).first { $0 != leader }!
-        #expect(try await cluster.terminate(follower) == 0)
-        for i in 0..<300 { #expect(try await client.put(k("k\(i)"), k("v\(i)")).status == .ok) }
-        try await cluster.waitUntilQueuedRequestsExpire(for: follower, at: leader, queuedBy: .now)
+        let (leader, follower) = try await cluster.stopAFollowerPastTheSnapshot(writingWith: client)
         let flag = root.appendingPathComponent("slow-\(follower)")
         #expect(FileManager.default.createFile(atPath: flag.path, contents: nil))
         try cluster.start(follower)

@@ -1,9 +1,24 @@
+import RaftClient
+import Testing
+
 /// How long a member's transport keeps a request queued for a peer it cannot reach before it
 /// drops the request rather than send it late: `PeerTransportConfiguration.maximumQueueDelay`,
 /// which raft-node runs with (this target reaches members only through their ports).
 let peerQueueDelay: Duration = .seconds(2)
 
 extension ProcessCluster {
+    /// Stops a follower (SIGTERM), commits 300 writes through `client` while it is down (past a
+    /// snapshot when snapshots come every 50 entries), and waits until nothing queued for it can
+    /// catch it up with entries: restarted, it needs the leader's snapshot.
+    func stopAFollowerPastTheSnapshot(writingWith client: KVClient) async throws -> (leader: Int, follower: Int) {
+        let leader = try await self.leader()
+        let follower = (1...3).first { $0 != leader }!
+        #expect(try await terminate(follower) == 0)
+        for i in 0..<300 { #expect(try await client.put(Array("k\(i)".utf8), Array("v\(i)".utf8)).status == .ok) }
+        try await waitUntilQueuedRequestsExpire(for: follower, at: leader, queuedBy: .now)
+        return (leader, follower)
+    }
+
     /// Waits (bounded) until nothing `leader` queued for the stopped member `stopped` up to
     /// `queuedBy` can reach it any more once it restarts, so that it must catch up from the
     /// leader's snapshot rather than from AppendEntries queued before the leader compacted.
