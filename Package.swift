@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // System libraries, reached through module maps (Debian packages named in `providers`).
@@ -87,11 +88,24 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]),
 
+        // TLS for every port (README, "Transport security"): certificates and keys read from PEM files
+        // and reloaded when they change, a member's id in its certificate, handshake guards and
+        // their failure counts.
+        .target(
+            name: "RaftTLS",
+            dependencies: [
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+
         // Peer-to-peer TCP transport on SwiftNIO: framed envelopes, reconnects, bounded queues.
         .target(
             name: "RaftTransport",
             dependencies: [
-                "RaftCore", "RaftMessages", "RaftWire",
+                "RaftCore", "RaftMessages", "RaftWire", "RaftTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -103,7 +117,7 @@ let package = Package(
         .target(
             name: "RaftServer",
             dependencies: [
-                "RaftNode", "RaftKV", "RaftWire", "RaftMessages", "RaftCore",
+                "RaftNode", "RaftKV", "RaftWire", "RaftMessages", "RaftCore", "RaftTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -114,7 +128,7 @@ let package = Package(
         .target(
             name: "RaftClient",
             dependencies: [
-                "RaftWire", "RaftMessages",
+                "RaftWire", "RaftMessages", "RaftTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -125,7 +139,7 @@ let package = Package(
         .target(
             name: "RaftMetrics",
             dependencies: [
-                "RaftCore", "RaftNode", "RaftTransport",
+                "RaftCore", "RaftNode", "RaftTransport", "RaftTLS",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -159,20 +173,22 @@ let package = Package(
         .executableTarget(
             name: "RaftNodeCommand",
             dependencies: [
-                "RaftNode", "RaftKV", "RaftServer", "RaftStorage", "RaftTransport", "RaftCore", "RaftMetrics", "CMemory",
+                "RaftNode", "RaftKV", "RaftServer", "RaftStorage", "RaftTransport", "RaftCore", "RaftMetrics", "RaftTLS",
+                "CMemory",
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]),
 
         // raftctl: put, get, delete, cas, status against the client port.
         .executableTarget(
             name: "RaftCtl",
             dependencies: [
-                "RaftClient", "RaftMessages",
+                "RaftClient", "RaftMessages", "RaftTLS",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),

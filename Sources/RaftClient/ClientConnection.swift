@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import RaftMessages
+import RaftTLS
 import RaftWire
 
 /// Why a client call failed.
@@ -11,6 +12,9 @@ public enum KVClientError: Error, Hashable, Sendable, CustomStringConvertible {
     case noLeader(tried: [String])
     case timedOut(afterSeconds: Double)
     case server(status: KVStatus, message: String)
+    /// The TLS handshake with `endpoint` failed, or the server ended the session over this
+    /// client's certificate (`reason` says which).
+    case tls(endpoint: String, reason: String)
 
     public var description: String {
         switch self {
@@ -19,6 +23,7 @@ public enum KVClientError: Error, Hashable, Sendable, CustomStringConvertible {
         case .noLeader(let tried): "no leader reachable (tried \(tried.joined(separator: ", ")))"
         case .timedOut(let s): "no answer within \(s) s"
         case .server(let status, let message): "\(status): \(message)"
+        case .tls(let e, let reason): "TLS with \(e) failed: \(reason)"
         }
     }
 }
@@ -37,18 +42,23 @@ final class ClientConnection: Sendable {
         self.pending = pending
     }
 
-    static func connect(to endpoint: String, group: any EventLoopGroup, timeout: TimeAmount) async throws -> ClientConnection {
-        guard let colon = endpoint.lastIndex(of: ":"), let port = Int(endpoint[endpoint.index(after: colon)...]) else {
-            throw KVClientError.badEndpoint(endpoint)
-        }
-        var host = String(endpoint[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+    /// Connects to `endpoint` (and, with `tls`, completes the handshake: a TLS failure throws
+    /// `KVClientError.tls` saying why).
+    static func connect(
+        to endpoint: String, group: any EventLoopGroup, timeout: TimeAmount, tls: TLSEndpoint? = nil
+    ) async throws -> ClientConnection {
+        let (host, port) = try Self.hostAndPort(endpoint)
         let pending = NIOLockedValueBox<[UInt64: EventLoopPromise<ClientResponse>]>([:])
+        let handshake = NIOLockedValueBox<EventLoopFuture<TLSPeerAuthenticated>?>(nil)
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        let done = try tls.addClientHandlers(to: channel, serverHost: host)
+                        handshake.withLockedValue { $0 = done }
+                    }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LengthPrefixedFrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(
                         ClientResponseMatcher(endpoint: endpoint, pending: pending))
@@ -56,7 +66,25 @@ final class ClientConnection: Sendable {
             }
             .connect(host: host, port: port)
             .get()
+        if let done = handshake.withLockedValue({ $0 }) {
+            do {
+                _ = try await done.get()
+            } catch {
+                try? await channel.close()
+                throw KVClientError.tls(endpoint: endpoint, reason: "\(error)")
+            }
+        }
         return ClientConnection(endpoint: endpoint, channel: channel, pending: pending)
+    }
+
+    /// `host:port` or `[v6]:port`.
+    static func hostAndPort(_ endpoint: String) throws -> (String, Int) {
+        guard let colon = endpoint.lastIndex(of: ":"), let port = Int(endpoint[endpoint.index(after: colon)...]) else {
+            throw KVClientError.badEndpoint(endpoint)
+        }
+        var host = String(endpoint[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host, port)
     }
 
     var isActive: Bool { channel.isActive }
@@ -103,6 +131,8 @@ public final class ClientResponseMatcher: ChannelInboundHandler {
     private let endpoint: String
     private let pending: NIOLockedValueBox<[UInt64: EventLoopPromise<ClientResponse>]>
     private let codec = WireCodec()
+    /// Why the connection ended, when it ended with an error.
+    private var closingError: KVClientError?
 
     /// `pending`: request id → promise, shared with the code that sends the requests.
     public init(endpoint: String, pending: NIOLockedValueBox<[UInt64: EventLoopPromise<ClientResponse>]>) {
@@ -124,11 +154,21 @@ public final class ClientResponseMatcher: ChannelInboundHandler {
             defer { pending.removeAll() }
             return pending.values
         }
-        for promise in all { promise.fail(KVClientError.connectionClosed(endpoint: endpoint)) }
+        for promise in all { promise.fail(closingError ?? KVClientError.connectionClosed(endpoint: endpoint)) }
         context.fireChannelInactive()
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Under TLS 1.3 the client's handshake completes before the server has checked the
+        // client's certificate: a refusal arrives as an alert on the first read.
+        let summary = tlsErrorSummary(error)
+        if closingError == nil, summary.contains("ALERT") {
+            let reason =
+                summary.contains("CERTIFICATE_REQUIRED")
+                ? "the server requires a client certificate (raftctl: --cert and --key)"
+                : "the server refused this client's certificate (\(summary))"
+            closingError = .tls(endpoint: endpoint, reason: reason)
+        }
         context.close(promise: nil)
     }
 }

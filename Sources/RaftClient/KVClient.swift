@@ -2,12 +2,18 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import RaftMessages
+import RaftTLS
 
 /// A client of the key-value cluster: finds the leader among `endpoints`, follows NOT_LEADER
 /// redirects, and retries a write with the same sequence number after a timeout or a lost
 /// connection, so each write applies exactly once (§8 of the extended paper). Linearizable
 /// reads go to every member in turn (`readFrom: .all`, the default: any member answers them),
 /// or follow the leader as writes do (`.leader`).
+///
+/// With `tls` it speaks TLS to every endpoint (`TLSEndpoint.client`, with the CA that signed the
+/// members' certificates and, when the members ask for one, a client certificate). A call that
+/// meets only TLS failures throws `KVClientError.tls` at once: retrying does not fix a
+/// certificate.
 public final class KVClient: Sendable {
     /// Where linearizable reads go.
     public enum ReadFrom: String, Sendable, CaseIterable {
@@ -27,6 +33,8 @@ public final class KVClient: Sendable {
     /// or cut off from the others.
     public let attemptTimeout: TimeAmount?
     public let readFrom: ReadFrom
+    /// TLS to the client port (nil: plaintext).
+    public let tls: TLSEndpoint?
     private let group: any EventLoopGroup
     private let state = NIOLockedValueBox(State())
 
@@ -41,8 +49,10 @@ public final class KVClient: Sendable {
 
     public init(
         endpoints: [String], group: any EventLoopGroup, clientID: UInt64 = UInt64.random(in: 1...UInt64.max),
-        timeout: TimeAmount = .seconds(10), attemptTimeout: TimeAmount? = nil, readFrom: ReadFrom = .all
+        timeout: TimeAmount = .seconds(10), attemptTimeout: TimeAmount? = nil, readFrom: ReadFrom = .all,
+        tls: TLSEndpoint? = nil
     ) {
+        self.tls = tls
         self.endpoints = endpoints
         self.group = group
         self.clientID = clientID
@@ -140,6 +150,8 @@ public final class KVClient: Sendable {
         }
         var candidates = order()
         var pause = TimeAmount.milliseconds(20)
+        // Endpoints whose last attempt failed TLS; when that is every endpoint, give up.
+        var tlsFailures: [String: KVClientError] = [:]
         while NIODeadline.now() < deadline {
             if candidates.isEmpty {
                 // Every member said "not me" (an election is on) or was unreachable: poll again
@@ -158,11 +170,23 @@ public final class KVClient: Sendable {
                 response = try await connection(to: endpoint).send(
                     request, timeout: attemptTimeout.map { min($0, remaining) } ?? remaining)
             } catch KVClientError.timedOut {
+                tlsFailures[endpoint] = nil
+                continue
+            } catch let error as KVClientError {
+                drop(endpoint)
+                if case .tls = error {
+                    tlsFailures[endpoint] = error
+                    if Set(endpoints).isSubset(of: tlsFailures.keys) { throw error }
+                } else {
+                    tlsFailures[endpoint] = nil
+                }
                 continue
             } catch {
                 drop(endpoint)
+                tlsFailures[endpoint] = nil
                 continue
             }
+            tlsFailures[endpoint] = nil
             switch response.status {
             case .notLeader:
                 if !response.leaderAddress.isEmpty, response.leaderAddress != endpoint {
@@ -188,7 +212,7 @@ public final class KVClient: Sendable {
 
     private func connection(to endpoint: String) async throws -> ClientConnection {
         if let existing = state.withLockedValue({ $0.connections[endpoint] }), existing.isActive { return existing }
-        let fresh = try await ClientConnection.connect(to: endpoint, group: group, timeout: .seconds(1))
+        let fresh = try await ClientConnection.connect(to: endpoint, group: group, timeout: .seconds(1), tls: tls)
         let previous = state.withLockedValue { state in
             defer { state.connections[endpoint] = fresh }
             return state.connections[endpoint]

@@ -2,6 +2,7 @@ import ArgumentParser
 import NIOPosix
 import RaftClient
 import RaftMessages
+import RaftTLS
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -23,6 +24,19 @@ struct RaftCtl: AsyncParsableCommand {
         @Option(help: "Give up after this many seconds.")
         var timeout: Double = 10
 
+        @Option(name: .customLong("cacert"), help: "Speak TLS, trusting servers whose certificate this CA (PEM) signed (or RAFTCTL_CACERT).")
+        var cacertFlag: String?
+
+        @Option(name: .customLong("cert"), help: "Client certificate (PEM) for members that require one (or RAFTCTL_CERT); needs --key.")
+        var certFlag: String?
+
+        @Option(name: .customLong("key"), help: "Private key (PEM) of --cert (or RAFTCTL_KEY).")
+        var keyFlag: String?
+
+        var cacert: String? { cacertFlag ?? ProcessEnvironment.get("RAFTCTL_CACERT") }
+        var cert: String? { certFlag ?? ProcessEnvironment.get("RAFTCTL_CERT") }
+        var key: String? { keyFlag ?? ProcessEnvironment.get("RAFTCTL_KEY") }
+
         var endpointList: [String] {
             endpoints.split(separator: ",").map { String($0).trimmingCharacters(in: " ") }.filter { !$0.isEmpty }
         }
@@ -30,13 +44,31 @@ struct RaftCtl: AsyncParsableCommand {
         func validate() throws {
             guard !endpointList.isEmpty else { throw ValidationError("--endpoints is empty") }
             guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+            guard (cert == nil) == (key == nil) else { throw ValidationError("--cert and --key go together") }
+            guard cert == nil || cacert != nil else {
+                throw ValidationError("--cert needs --cacert (the CA that signed the members' certificates)")
+            }
+        }
+
+        /// TLS from --cacert, --cert and --key; nil (plaintext) without --cacert.
+        func tlsEndpoint() throws -> TLSEndpoint? {
+            guard let cacert else { return nil }
+            do {
+                let credentials = try TLSCredentials(
+                    port: .client, role: .client,
+                    files: TLSFiles(certificateFile: cert, keyFile: key, trustedCAFile: cacert))
+                return TLSEndpoint.client(credentials: credentials)
+            } catch {
+                throw CtlError("\(error)")
+            }
         }
 
         /// Runs `body` with a client, then shuts everything down.
         func withClient<T>(_ body: (KVClient) async throws -> T) async throws -> T {
+            let tls = try tlsEndpoint()
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             let client = KVClient(
-                endpoints: endpointList, group: group, timeout: .milliseconds(Int64(timeout * 1000)))
+                endpoints: endpointList, group: group, timeout: .milliseconds(Int64(timeout * 1000)), tls: tls)
             do {
                 let result = try await body(client)
                 await client.close()
@@ -198,14 +230,16 @@ struct RaftCtl: AsyncParsableCommand {
 }
 
 /// `raftctl --endpoints E status` is the documented form (README), but options live on the
-/// subcommands: move `--endpoints` and `--timeout` given before the subcommand to just after it
-/// (after `member add`, `member list`, ... for the member commands).
+/// subcommands: move the common options (`--endpoints`, `--timeout`, `--cacert`, `--cert`,
+/// `--key`) given before the subcommand to just after it (after `member add`, `member list`, ...
+/// for the member commands).
 func globalOptionsAfterSubcommand(_ arguments: [String]) -> [String] {
+    let global = ["--endpoints", "--timeout", "--cacert", "--cert", "--key"]
     var leading: [String] = []
     var rest = arguments[...]
     while let first = rest.first, first.hasPrefix("--") {
-        let takesValue = (first == "--endpoints" || first == "--timeout")
-        let inline = first.hasPrefix("--endpoints=") || first.hasPrefix("--timeout=")
+        let takesValue = global.contains(first)
+        let inline = global.contains { first.hasPrefix($0 + "=") }
         guard takesValue || inline else { break }
         leading.append(first)
         rest = rest.dropFirst()

@@ -2,11 +2,12 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import RaftTLS
 
 /// The metrics port: `GET /metrics` (Prometheus text format 0.0.4) and `GET /healthz` (200
 /// while the node runs and knows a leader, else 503 with the reason). It runs on its own event
 /// loop and reads only the registry and the node's published status: a scrape never waits for
-/// the node loop.
+/// the node loop. With `tls` (`--metrics-cert-file`, `--metrics-key-file`) it serves HTTPS.
 public final class MetricsServer: Sendable {
     private let channel: any Channel
 
@@ -16,13 +17,14 @@ public final class MetricsServer: Sendable {
     /// `health` answers (healthy, reason) for /healthz.
     public static func start(
         host: String, port: Int, metrics: RaftMetrics, group: any EventLoopGroup,
-        health: @escaping @Sendable () -> EventLoopFuture<(Bool, String)>
+        tls: TLSEndpoint? = nil, health: @escaping @Sendable () -> EventLoopFuture<(Bool, String)>
     ) async throws -> MetricsServer {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try tls.addServerHandlers(to: channel) }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(metrics: metrics, health: health))
                 }

@@ -9,8 +9,10 @@ import RaftMetrics
 import RaftNode
 import RaftServer
 import RaftStorage
+import RaftTLS
 import RaftTransport
 import ServiceLifecycle
+import UnixSignals
 
 /// Wires one member together: data directory → core → peer transport → client port, and takes
 /// it apart again in the right order on SIGTERM/SIGINT.
@@ -25,8 +27,10 @@ struct NodeService {
     let dataDir: String
     let configuration: RaftNodeConfiguration
     let logger: Logger
+    let command: RaftNodeCommand
 
     init(command: RaftNodeCommand) throws {
+        self.command = command
         id = command.id
         clusterID = command.clusterID
         peers = try command.parsedCluster()
@@ -74,8 +78,10 @@ struct NodeService {
 
     /// Runs until a signal or a storage failure; returns normally after a graceful stop.
     func runUntilSignalled() async throws {
-        let storage = try DiskStorage(directory: dataDir)
         let metrics = RaftMetrics(id: id, clusterID: clusterID, peers: peers.ids)
+        // TLS files are read before anything else: a wrong path or key fails the start at once.
+        let tls = try NodeTLS(command: command, metrics: metrics, logger: logger)
+        let storage = try DiskStorage(directory: dataDir)
         storage.syncObserver = { metrics.walSynced(after: $0) }
         let report = storage.recoveryReport
         logger.info(
@@ -93,6 +99,7 @@ struct NodeService {
             peers: peers.addresses.filter { $0.key != id }.mapValues { PeerAddress(host: $0.host, port: $0.port) })
         transportConfiguration.requestTimeout = .milliseconds(Int64(configuration.electionTimeout.nanoseconds / 1_000_000))
         transportConfiguration.selfIncarnation = storage.incarnation
+        transportConfiguration.tls = tls.peer
         // Peer messages go straight from the event loop that decoded them to the node's loop.
         let nodeRef = ManagedAtomicLazyReference<RaftNode<KVStore>>()
         let transport = PeerTransport(
@@ -117,7 +124,7 @@ struct NodeService {
             do {
                 metricsServer = try await MetricsServer.start(
                     host: metricsListen.host, port: metricsListen.port, metrics: metrics, group: group,
-                    health: { Self.health(of: node) })
+                    tls: tls.metrics, health: { Self.health(of: node) })
             } catch {
                 await node.stop()
                 await transport.shutdown()
@@ -131,7 +138,8 @@ struct NodeService {
         let server: ClientServer
         do {
             server = try await ClientServer.start(
-                host: clientListen.host, port: clientListen.port, service: service, group: group, logger: logger)
+                host: clientListen.host, port: clientListen.port, service: service, group: group, logger: logger,
+                tls: tls.client)
         } catch {
             try? await metricsServer?.close()
             await node.stop()
@@ -139,6 +147,28 @@ struct NodeService {
             try? storage.close()
             throw StartupError("cannot listen for clients on \(clientListen.host):\(clientListen.port): \(error)")
         }
+        // Certificates are rotated by replacing the files: noticed within 10 s, or at once on SIGHUP.
+        tls.watcher?.start(on: group.next())
+        let reloads = Task { [watcher = tls.watcher, logger] in
+            for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                if let watcher {
+                    logger.notice("SIGHUP: reloading the TLS certificate files")
+                    watcher.reload()
+                } else {
+                    logger.notice("SIGHUP: no TLS certificate files to reload")
+                }
+            }
+        }
+        defer {
+            reloads.cancel()
+            tls.watcher?.stop()
+        }
+        let security = [
+            tls.peer.map { _ in "peers" }, tls.client.map { $0.credentials.files.trustedCAFile == nil ? "clients" : "clients (certificates required)" },
+            tls.metrics.map { _ in "metrics" },
+        ].compactMap { $0 }
+        logger.notice(
+            "TLS on: \(security.isEmpty ? "none (plaintext)" : security.joined(separator: ", "))")
         logger.notice(
             "member \(id) of \(clusterID) serving: peers on \(transportConfiguration.listenAddress), clients on \(clientListen.host):\(clientListen.port) (published as \(configuration.clientAddress)), metrics on \(metricsListen.map { "\($0.host):\($0.port)" } ?? "none"), incarnation \(storage.incarnation)")
         if configuration.initialMembers.isEmpty && node.configuration.isEmpty {

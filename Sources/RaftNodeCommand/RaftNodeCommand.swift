@@ -15,7 +15,7 @@ struct RaftNodeCommand: AsyncParsableCommand {
         discussion: """
             Every option can also be set through an environment variable RAFT_<NAME> (for example \
             RAFT_DATA_DIR for --data-dir); a flag on the command line wins. SIGTERM or SIGINT \
-            stops accepting work, flushes and exits 0.
+            stops accepting work, flushes and exits 0. SIGHUP reloads the TLS certificate files.
             """)
 
     @Option(help: "This member's id: a positive integer listed in --cluster.")
@@ -64,6 +64,35 @@ struct RaftNodeCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Option(help: "Peer TLS: this member's certificate (PEM, subject CN member-<id>, SANs for its peer addresses). Peer TLS is mutual: give all three --peer-* files.")
+    var peerCertFile: String?
+
+    @Option(help: "Peer TLS: the private key of --peer-cert-file (PEM).")
+    var peerKeyFile: String?
+
+    @Option(
+        name: .customLong("peer-trusted-ca-file"), help: "Peer TLS: the CA (PEM) every member's certificate must be signed by.")
+    var peerTrustedCAFile: String?
+
+    @Option(help: "Client port TLS: the server certificate (PEM).")
+    var certFile: String?
+
+    @Option(help: "Client port TLS: the private key of --cert-file (PEM).")
+    var keyFile: String?
+
+    @Option(
+        name: .customLong("trusted-ca-file"), help: "Client port TLS: require client certificates signed by this CA (PEM).")
+    var trustedCAFile: String?
+
+    @Option(help: "Metrics page TLS (HTTPS): the server certificate (PEM).")
+    var metricsCertFile: String?
+
+    @Option(help: "Metrics page TLS: the private key of --metrics-cert-file (PEM).")
+    var metricsKeyFile: String?
+
+    @Option(help: "A TLS connection whose handshake has not finished after this many milliseconds is closed.")
+    var tlsHandshakeTimeoutMs = 5_000
+
     func validate() throws {
         let members = try parsedCluster()
         guard members.addresses[id] != nil else {
@@ -96,6 +125,37 @@ struct RaftNodeCommand: AsyncParsableCommand {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical (got '\(logLevel)')")
         }
         guard !dataDir.isEmpty else { throw ValidationError("--data-dir must not be empty") }
+        try validateTLSFlags()
+    }
+
+    /// Which TLS flags go together (README, "Transport security").
+    func validateTLSFlags() throws {
+        let peer = [peerCertFile, peerKeyFile, peerTrustedCAFile]
+        guard peer.allSatisfy({ $0 == nil }) || peer.allSatisfy({ $0 != nil }) else {
+            throw ValidationError(
+                "peer TLS is mutual: give --peer-cert-file, --peer-key-file and --peer-trusted-ca-file together")
+        }
+        guard (certFile == nil) == (keyFile == nil) else {
+            throw ValidationError("client port TLS needs both --cert-file and --key-file")
+        }
+        guard trustedCAFile == nil || certFile != nil else {
+            throw ValidationError("--trusted-ca-file needs --cert-file and --key-file (the client port must speak TLS to ask for client certificates)")
+        }
+        guard (metricsCertFile == nil) == (metricsKeyFile == nil) else {
+            throw ValidationError("metrics page TLS needs both --metrics-cert-file and --metrics-key-file")
+        }
+        guard metricsCertFile == nil || !metricsListen.isEmpty else {
+            throw ValidationError("--metrics-cert-file needs --metrics-listen")
+        }
+        guard tlsHandshakeTimeoutMs > 0 else { throw ValidationError("--tls-handshake-timeout-ms must be positive") }
+        for (flag, value) in [
+            ("--peer-cert-file", peerCertFile), ("--peer-key-file", peerKeyFile),
+            ("--peer-trusted-ca-file", peerTrustedCAFile), ("--cert-file", certFile), ("--key-file", keyFile),
+            ("--trusted-ca-file", trustedCAFile), ("--metrics-cert-file", metricsCertFile),
+            ("--metrics-key-file", metricsKeyFile),
+        ] {
+            if let value, value.isEmpty { throw ValidationError("\(flag) must not be empty") }
+        }
     }
 
     func parsedCluster() throws -> ClusterMap {
@@ -180,6 +240,8 @@ struct RaftNodeCommand: AsyncParsableCommand {
         let names = [
             "id", "cluster", "cluster-id", "client-listen", "metrics-listen", "client-addresses", "data-dir", "election-timeout-ms",
             "heartbeat-ms", "snapshot-entries", "log-level", "peer-listen",
+            "peer-cert-file", "peer-key-file", "peer-trusted-ca-file", "cert-file", "key-file", "trusted-ca-file",
+            "metrics-cert-file", "metrics-key-file", "tls-handshake-timeout-ms",
         ]
         var result = arguments
         func variable(_ name: String) -> String? {

@@ -2,12 +2,18 @@ import Logging
 import NIOCore
 import NIOPosix
 import RaftMessages
+import RaftTLS
 import RaftWire
 
 /// The client port: a TCP server speaking length-prefixed `ClientRequest` / `ClientResponse`
 /// frames (proto/kv.proto). Clients may pipeline; answers are written as they complete, so they
 /// can come out of order (matched by `request_id`). A bad frame or undecodable request is
 /// counted, logged, and closes that connection only.
+///
+/// With `tls`, connections are TLS from the first byte; when its credentials name a trusted CA
+/// (`--trusted-ca-file`), a client without a certificate signed by it fails the handshake. Any
+/// certificate of that CA may use the port (as etcd's client port does); the certificate
+/// authenticates, it does not authorize.
 public final class ClientServer: Sendable {
     private let channel: any Channel
 
@@ -20,7 +26,7 @@ public final class ClientServer: Sendable {
 
     public static func start(
         host: String, port: Int, service: ClientService, group: any EventLoopGroup, logger: Logger,
-        maximumFrameLength: UInt32 = defaultMaximumFrameLength
+        maximumFrameLength: UInt32 = defaultMaximumFrameLength, tls: TLSEndpoint? = nil
     ) async throws -> ClientServer {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -28,6 +34,7 @@ public final class ClientServer: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try tls.addServerHandlers(to: channel) }
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(LengthPrefixedFrameDecoder(maximumFrameLength: maximumFrameLength)))
                     try channel.pipeline.syncOperations.addHandler(

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import RaftCore
 import RaftMessages
+import RaftTLS
 import RaftWire
 
 /// The last handler of a connection accepted by the peer server, after the
@@ -13,6 +14,10 @@ import RaftWire
 /// body, a foreign `cluster_id`, a `to_id` not ours, a bad `from_id`, a response where only
 /// requests may come — is counted, logged and closes this connection only. A member the
 /// configuration refuses (removed, or another incarnation) is first answered `MemberRefused`.
+///
+/// Under peer TLS, the connection is bound to the member its certificate names
+/// (`TLSPeerAuthenticated`, before any frame): a certificate that names no member, or an envelope
+/// whose `from_id` is not that member, is refused (`TLSIdentityRefusal`) and closes it.
 final class InboundEnvelopeHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
@@ -20,6 +25,8 @@ final class InboundEnvelopeHandler: ChannelInboundHandler {
     private let codec = WireCodec()
     private var connection: InboundConnection?
     private var rejected = false
+    /// The member id the TLS handshake authenticated; nil without TLS (or before the handshake).
+    private var authenticatedMember: UInt64?
 
     init(context: TransportContext) {
         self.context = context
@@ -41,6 +48,17 @@ final class InboundEnvelopeHandler: ChannelInboundHandler {
         } catch {
             let wireError = WireError.malformed(message: "raft.Envelope", byteCount: frame.readableBytes)
             return reject(.malformedEnvelope(wireError), channelContext)
+        }
+        if let tls = context.configuration.tls {
+            // Frames come only after the handshake, which authenticated a member or closed.
+            guard let member = authenticatedMember, envelope.fromID == member else {
+                rejected = true
+                tls.refuse(
+                    .fromIDMismatch, endpoint: tls.server,
+                    detail: "envelope from_id \(envelope.fromID) on a connection authenticated as member \(authenticatedMember ?? 0)",
+                    remote: channelContext.remoteAddress.map { "\($0)" } ?? "?")
+                return channelContext.close(promise: nil)
+            }
         }
         switch context.validate(envelope, expectedSender: nil) {
         case .failure(.refusedMember(let peer, let refusal)):
@@ -67,6 +85,22 @@ final class InboundEnvelopeHandler: ChannelInboundHandler {
                 Message(from: envelope.fromID, to: context.selfID, body: body), envelopeID: envelope.id,
                 connection: connection)
         }
+    }
+
+    func userInboundEventTriggered(context channelContext: ChannelHandlerContext, event: Any) {
+        if let peer = event as? TLSPeerAuthenticated, let tls = context.configuration.tls {
+            if let member = peer.memberID {
+                authenticatedMember = member
+            } else {
+                rejected = true
+                tls.refuse(
+                    .notAMemberCertificate, endpoint: tls.server,
+                    detail: "certificate \(peer.commonName ?? "without a common name") does not name a member",
+                    remote: channelContext.remoteAddress.map { "\($0)" } ?? "?")
+                channelContext.close(promise: nil)
+            }
+        }
+        channelContext.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context channelContext: ChannelHandlerContext, error: any Error) {

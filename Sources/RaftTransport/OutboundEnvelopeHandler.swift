@@ -1,4 +1,5 @@
 import NIOCore
+import RaftTLS
 
 /// The last handler of an outbound peer connection, after the `LengthPrefixedFrameDecoder`:
 /// forwards frames, writability changes, errors and closure to the `OutboundPeerConnection`
@@ -14,6 +15,13 @@ final class OutboundEnvelopeHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         connection.frameReceived(unwrapInboundIn(data), on: context.channel)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let peer = event as? TLSPeerAuthenticated {
+            connection.authenticated(peer, on: context.channel)
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import RaftCore
 import RaftMessages
+import RaftTLS
 import RaftWire
 
 /// This node's one TCP connection to one peer, which carries this node's requests to it and the
@@ -235,6 +236,9 @@ final class OutboundPeerConnection: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let operations = channel.pipeline.syncOperations
+                    if let tls = configuration.tls {
+                        try tls.client.addClientHandlers(to: channel, serverHost: self.address.host)
+                    }
                     try operations.addHandler(
                         ByteToMessageHandler(
                             LengthPrefixedFrameDecoder(maximumFrameLength: configuration.maximumFrameLength)))
@@ -367,6 +371,17 @@ final class OutboundPeerConnection: Sendable {
         state.failures = 0
         context.delivery.deliver(Message(from: peerID, to: context.selfID, body: body))
         if wasFull { writeQueued(to: channel, state) }
+    }
+
+    /// The TLS handshake completed: the member that answered must be the one dialled (the
+    /// address may now belong to another member, or a member may use another's address).
+    func authenticated(_ peer: TLSPeerAuthenticated, on channel: any Channel) {
+        guard let tls = configuration.tls, peer.memberID != peerID else { return }
+        tls.refuse(
+            .unexpectedMember, endpoint: tls.client,
+            detail: "dialled member \(peerID) at \(address), certificate names \(peer.commonName ?? "no common name")",
+            remote: "\(address)")
+        channel.close(promise: nil)
     }
 
     func writabilityChanged(on channel: any Channel) {

@@ -72,6 +72,10 @@ import RaftWire
 /// `onRefused` (the node stops). Envelopes from ids the configuration does not know yet are
 /// accepted: a member added by a change this node has not applied may already lead.
 ///
+/// ## Transport security
+/// With `configuration.tls` set, every connection is mutual TLS and bound to the member id its
+/// certificate names; see `PeerTLS`.
+///
 /// ## Bad input
 /// A bad frame, a non-envelope, an envelope without body, of a foreign cluster, not for us, or
 /// from id 0, is counted (`TransportObserver.rejected`), logged, and its connection is closed;
@@ -169,6 +173,7 @@ public final class PeerTransport: Sendable {
                 }
                 return channel.eventLoop.makeCompletedFuture {
                     let operations = channel.pipeline.syncOperations
+                    if let tls = context.configuration.tls { try tls.server.addServerHandlers(to: channel) }
                     try operations.addHandler(
                         ByteToMessageHandler(
                             LengthPrefixedFrameDecoder(maximumFrameLength: context.configuration.maximumFrameLength)))

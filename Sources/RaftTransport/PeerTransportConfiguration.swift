@@ -81,6 +81,8 @@ public struct PeerTransportConfiguration: Sendable {
     /// itself not writable and the transport stops writing to it until it drops below `low`.
     public var writeBufferWaterMark: ChannelOptions.Types.WriteBufferWaterMark =
         .init(low: 1024 * 1024, high: 4 * 1024 * 1024)
+    /// Mutual TLS between members; nil: plaintext TCP.
+    public var tls: PeerTLS?
 
     public init(selfID: UInt64, clusterID: String, listenAddress: PeerAddress, peers: [UInt64: PeerAddress]) {
         self.selfID = selfID
