@@ -246,7 +246,8 @@ let package = Package(
         .testTarget(
             name: "RaftProcessTests",
             dependencies: [
-                "RaftChaos", "RaftClient", "RaftMessages",
+                "RaftChaos", "RaftClient", "RaftMessages", "RaftTLS", "RaftWire",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

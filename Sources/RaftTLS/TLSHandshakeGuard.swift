@@ -40,6 +40,19 @@ final class TLSHandshakeGuard: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         timeout?.cancel()
+        // Torn down before the handshake ended (the connect failed, say): the waiter learns it.
+        if !finished {
+            finished = true
+            report(.failure(TLSHandshakeError(reason: .closed, detail: "connection closed before the handshake")))
+        }
+    }
+
+    private var reported = false
+
+    private func report(_ result: Result<TLSPeerAuthenticated, TLSHandshakeError>) {
+        guard !reported, let outcome else { return }
+        reported = true
+        outcome.completeWith(result.mapError { $0 as any Error })
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -60,7 +73,7 @@ final class TLSHandshakeGuard: ChannelInboundHandler, RemovableChannelHandler {
             let authenticated = TLSPeerAuthenticated(certificate: certificate)
             context.fireUserInboundEventTriggered(event)
             context.fireUserInboundEventTriggered(authenticated)
-            outcome?.succeed(authenticated)
+            report(.success(authenticated))
             return
         }
         context.fireUserInboundEventTriggered(event)
@@ -85,7 +98,7 @@ final class TLSHandshakeGuard: ChannelInboundHandler, RemovableChannelHandler {
 
     private func fail(_ reason: TLSHandshakeFailure, _ context: ChannelHandlerContext, detail: String, close: Bool) {
         endpoint.observer.handshakeFailed(port: endpoint.port, reason: reason)
-        outcome?.fail(TLSHandshakeError(reason: reason, detail: detail))
+        report(.failure(TLSHandshakeError(reason: reason, detail: detail)))
         // A connection that closes before saying anything (a TCP health check) is counted, not logged.
         if reason != .closed || endpoint.logsClosedHandshakes {
             endpoint.logFailure(

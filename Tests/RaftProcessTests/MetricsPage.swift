@@ -62,6 +62,15 @@ func httpGet(port: Int, path: String) throws -> (status: Int, body: String) {
 }
 
 extension ProcessCluster {
+    /// The metrics page of member `id` of a TLS cluster, over HTTPS.
+    func securedMetrics(_ id: Int) async throws -> MetricsPage {
+        guard let certificates else { return try metrics(id) }
+        let (status, body) = try await httpsGet(
+            port: ports[id]!.metrics, path: "/metrics", tls: certificates.clientTLS(nil), group: group)
+        guard status == 200 else { throw ClusterFailure(description: "/metrics of member \(id) answered \(status)") }
+        return MetricsPage(text: body)
+    }
+
     func metrics(_ id: Int) throws -> MetricsPage {
         let (status, body) = try httpGet(port: ports[id]!.metrics, path: "/metrics")
         guard status == 200 else { throw ClusterFailure(description: "/metrics of member \(id) answered \(status)") }
@@ -69,8 +78,11 @@ extension ProcessCluster {
     }
 }
 
-/// Runs a command, returning its exit status and combined output.
-func run(_ executable: String, _ arguments: [String], stdin: String = "") throws -> (status: Int32, output: String) {
+/// Runs a command, returning its exit status and combined output; killed (SIGKILL) if it runs
+/// longer than `timeLimit` seconds.
+func run(
+    _ executable: String, _ arguments: [String], stdin: String = "", timeLimit: Double = 120
+) throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -80,6 +92,10 @@ func run(_ executable: String, _ arguments: [String], stdin: String = "") throws
     process.standardOutput = output
     process.standardError = output
     try process.run()
+    let pid = process.processIdentifier
+    DispatchQueue.global().asyncAfter(deadline: .now() + timeLimit) { [process] in
+        if process.isRunning { kill(pid, SIGKILL) }
+    }
     input.fileHandleForWriting.write(Data(stdin.utf8))
     try input.fileHandleForWriting.close()
     let data = output.fileHandleForReading.readDataToEndOfFile()

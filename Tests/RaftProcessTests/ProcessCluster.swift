@@ -4,6 +4,7 @@ import NIOPosix
 import RaftChaos
 import RaftClient
 import RaftMessages
+import RaftTLS
 
 #if canImport(Glibc)
     import Glibc
@@ -40,15 +41,29 @@ final class ProcessCluster: @unchecked Sendable {
 
     /// Extra environment of every member (failpoints).
     let environment: [String: String]
+    /// With TLS: the certificates every member and client uses (TLS on every port, client
+    /// certificates required); nil for plaintext.
+    let certificates: TestCertificates?
+    /// What clients of this cluster speak: TLS with the client certificate, or plaintext.
+    let clientTLS: TLSEndpoint?
 
     init(
-        size: Int = 3, snapshotEntries: Int = 10_000, proxied: Bool = false, environment: [String: String] = [:]
+        size: Int = 3, snapshotEntries: Int = 10_000, proxied: Bool = false, environment: [String: String] = [:],
+        tls: Bool = false
     ) async throws {
         self.size = size
         self.snapshotEntries = snapshotEntries
         self.environment = environment
         root = FileManager.default.temporaryDirectory.appendingPathComponent("raft-process-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        if tls {
+            let certificates = try TestCertificates(members: size, in: root.appendingPathComponent("certs"))
+            self.certificates = certificates
+            clientTLS = try certificates.clientTLS("client")
+        } else {
+            certificates = nil
+            clientTLS = nil
+        }
         let free = try Self.freePorts(3 * size)
         for id in 1...size { ports[id] = (free[id - 1], free[size + id - 1], free[2 * size + id - 1]) }
         members = Array(1...size)
@@ -105,7 +120,10 @@ final class ProcessCluster: @unchecked Sendable {
                 "--data-dir", dataDirectory(id).path,
                 "--election-timeout-ms", "300", "--heartbeat-ms", "50",
                 "--snapshot-entries", "\(snapshotEntries)", "--log-level", "info",
-            ]
+            ] + (certificates?.nodeFlags(member: id) ?? [])
+        if let certificates, !FileManager.default.fileExists(atPath: certificates.certificate("member-\(id)")) {
+            try certificates.makeMember(id)
+        }
         let process = try MemberProcess.launch(
             Self.binaries.appendingPathComponent("raft-node"), arguments: arguments, log: logFile(id),
             environment: environment)
@@ -175,7 +193,9 @@ final class ProcessCluster: @unchecked Sendable {
     func client(_ endpoints: [String]? = nil, clientID: UInt64 = UInt64.random(in: 1...UInt64.max), timeout: Double = 10)
         -> KVClient
     {
-        KVClient(endpoints: endpoints ?? self.endpoints, group: group, clientID: clientID, timeout: .milliseconds(Int64(timeout * 1000)))
+        KVClient(
+            endpoints: endpoints ?? self.endpoints, group: group, clientID: clientID,
+            timeout: .milliseconds(Int64(timeout * 1000)), tls: clientTLS)
     }
 
     /// Statuses of the members that answer (others left out).

@@ -35,10 +35,10 @@ extension ProcessCluster {
         try await waitUntil("the queue delay passed since requests to \(stopped) were queued", seconds: seconds) {
             ContinuousClock.now > expired
         }
-        let failures = { try self.metrics(leader).sum("raft_rpc_failures_total", [#"peer="\#(stopped)""#]) }
-        let atExpiry = try failures()
+        let failures = { try await self.securedMetrics(leader).sum("raft_rpc_failures_total", [#"peer="\#(stopped)""#]) }
+        let atExpiry = try await failures()
         try await waitUntil("member \(leader) drops a request for the stopped member \(stopped) as undeliverable") {
-            try failures() > atExpiry
+            try await failures() > atExpiry
         }
     }
 }
