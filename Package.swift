@@ -149,10 +149,12 @@ let package = Package(
             ]),
 
         // The fault suite's parts: recorded key-value histories, a linearizability checker, an
-        // HTML timeline of a history, and TCP link proxies that cut real connections.
+        // HTML timeline of a history, TCP link proxies that cut real connections, and the
+        // certificates of a TLS test cluster.
         .target(
             name: "RaftChaos",
             dependencies: [
+                "RaftTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -162,7 +164,7 @@ let package = Package(
         .executableTarget(
             name: "RaftChaosCommand",
             dependencies: [
-                "RaftChaos", "RaftClient", "RaftCore", "RaftMessages",
+                "RaftChaos", "RaftClient", "RaftCore", "RaftMessages", "RaftTLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -197,7 +199,7 @@ let package = Package(
         .executableTarget(
             name: "RaftBench",
             dependencies: [
-                "RaftClient", "RaftMessages", "RaftWire",
+                "RaftClient", "RaftMessages", "RaftWire", "RaftTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

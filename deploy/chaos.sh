@@ -7,14 +7,15 @@
 #
 #   deploy/chaos.sh [--seconds N] [--seed S] [--members 3|5] [--nemesis LIST] [--clients C]
 #                   [--keys K] [--client-timeout S] [--snapshot-entries E] [--failpoints SPEC]
-#                   [--keep] [--no-build]
+#                   [--tls] [--keep] [--no-build]
 #
 # LIST is comma-separated: partition, one-way, bridge (5 members), kill, pause, restart-all,
 # transfer, replace; or all (the default). Prints the seed, the faults injected, operations
 # ok/failed/unknown and the verdict; exits 1 on an anomaly or a divergence, and then keeps
 # the members' logs and data, the history (history.json) and its timeline (timeline.html)
 # under .build/chaos/<seed>/. The same seed replays the same choices (the timing of a real
-# cluster still varies). Builds the release binaries first unless --no-build.
+# cluster still varies). --tls runs the members with TLS on every port (certificates made by
+# deploy/certs.sh at start). Builds the release binaries first unless --no-build.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -24,7 +25,7 @@ args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) build=0; shift ;;
-    --keep) args+=("$1"); shift ;;
+    --keep|--tls) args+=("$1"); shift ;;
     --seconds|--seed|--members|--nemesis|--clients|--keys|--client-timeout|--snapshot-entries|--failpoints)
       [ $# -ge 2 ] || { echo "chaos.sh: $1 needs a value" >&2; exit 64; }
       args+=("$1" "$2"); shift 2 ;;

@@ -124,6 +124,10 @@ if [ "$chaos_seconds" -gt 0 ]; then
   check chaos-retries .build/debug/raft-chaos --seconds "$chaos_seconds" --seed 13 --members 3 \
     --nemesis kill,restart-all --snapshot-entries 10 --failpoints client-answer=300ms \
     --binary .build/debug/raft-node --out "$log_dir/chaos-retries"
+  # The same judge on a TLS cluster: mutual TLS between members (the proxies cut TLS
+  # connections), client certificates required.
+  check chaos-tls .build/debug/raft-chaos --seconds "$chaos_seconds" --seed 14 --members 3 --tls \
+    --binary .build/debug/raft-node --out "$log_dir/chaos-tls"
 fi
 
 # --- fuzz smoke run --------------------------------------------------------------

@@ -5,6 +5,7 @@ import NIOPosix
 import RaftChaos
 import RaftClient
 import RaftMessages
+import RaftTLS
 
 #if canImport(Glibc)
     import Glibc
@@ -35,8 +36,22 @@ final class ChaosCluster: @unchecked Sendable {
     var currentEndpoints: [String] { published.withLockedValue { $0 } }
     private(set) var paused: Set<Int> = []
 
-    init(root: URL, binary: URL, size: Int, snapshotEntries: Int, failpoints: String = "") async throws {
+    /// With TLS: every member's and client's certificates (made at start); nil for plaintext.
+    let certificates: ClusterCertificates?
+    private let clientTLS: TLSEndpoint?
+
+    init(
+        root: URL, binary: URL, size: Int, snapshotEntries: Int, failpoints: String = "", tls: Bool = false
+    ) async throws {
         self.failpoints = failpoints
+        if tls {
+            let certificates = try ClusterCertificates(members: size, in: root.appendingPathComponent("certs"))
+            self.certificates = certificates
+            clientTLS = try certificates.clientTLS("client")
+        } else {
+            certificates = nil
+            clientTLS = nil
+        }
         self.root = root
         self.binary = binary
         self.size = size
@@ -78,7 +93,10 @@ final class ChaosCluster: @unchecked Sendable {
                 "--data-dir", root.appendingPathComponent("data\(id)").path,
                 "--election-timeout-ms", "300", "--heartbeat-ms", "50",
                 "--snapshot-entries", "\(snapshotEntries)", "--log-level", "info",
-            ]
+            ] + (certificates?.nodeFlags(member: id) ?? [])
+        if let certificates, !FileManager.default.fileExists(atPath: certificates.certificate("member-\(id)")) {
+            try certificates.makeMember(id)
+        }
         let process = try MemberProcess.launch(
             binary, arguments: arguments, log: logFile(id),
             environment: failpoints.isEmpty ? [:] : ["RAFT_FAILPOINTS": failpoints])
@@ -143,7 +161,7 @@ final class ChaosCluster: @unchecked Sendable {
     func client(timeout: Double, attempt: Double? = nil, clientID: UInt64 = UInt64.random(in: 1...UInt64.max)) -> KVClient {
         KVClient(
             endpoints: currentEndpoints, group: group, clientID: clientID, timeout: .milliseconds(Int64(timeout * 1000)),
-            attemptTimeout: attempt.map { .milliseconds(Int64($0 * 1000)) })
+            attemptTimeout: attempt.map { .milliseconds(Int64($0 * 1000)) }, tls: clientTLS)
     }
 
     /// What the members that answer say about themselves.

@@ -49,6 +49,9 @@ struct RaftChaosCommand: AsyncParsableCommand {
     @Flag(help: "Keep the members' data directories even when the run passes.")
     var keep = false
 
+    @Flag(help: "Run the cluster with TLS on every port (mutual TLS between members, client certificates required), with certificates made by deploy/certs.sh at start; the proxies then cut TLS connections.")
+    var tls = false
+
     func validate() throws {
         guard members == 3 || members == 5 else { throw ValidationError("--members must be 3 or 5") }
         guard seconds > 0, seconds <= 86_400 else { throw ValidationError("--seconds must be in (0, 86400]") }
@@ -81,11 +84,12 @@ struct RaftChaosCommand: AsyncParsableCommand {
         try? FileManager.default.removeItem(at: root)
         say("chaos: seed \(seed), \(members) members, \(clients) clients on \(keys) keys, \(seconds) s, faults: "
             + (faults.isEmpty ? "none" : faults.map(\.rawValue).joined(separator: ","))
-            + (failpoints.isEmpty ? "" : ", failpoints \(failpoints)"))
+            + (failpoints.isEmpty ? "" : ", failpoints \(failpoints)") + (tls ? ", TLS" : ""))
         say("chaos: logs and data under \(root.path)")
 
         let cluster = try await ChaosCluster(
-            root: root, binary: binary, size: members, snapshotEntries: snapshotEntries, failpoints: failpoints)
+            root: root, binary: binary, size: members, snapshotEntries: snapshotEntries, failpoints: failpoints,
+            tls: tls)
         var passed = false
         do {
             passed = try await exercise(cluster, seed: seed, faults: faults, root: root)

@@ -43,7 +43,7 @@ final class ProcessCluster: @unchecked Sendable {
     let environment: [String: String]
     /// With TLS: the certificates every member and client uses (TLS on every port, client
     /// certificates required); nil for plaintext.
-    let certificates: TestCertificates?
+    let certificates: ClusterCertificates?
     /// What clients of this cluster speak: TLS with the client certificate, or plaintext.
     let clientTLS: TLSEndpoint?
 
@@ -57,7 +57,7 @@ final class ProcessCluster: @unchecked Sendable {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("raft-process-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         if tls {
-            let certificates = try TestCertificates(members: size, in: root.appendingPathComponent("certs"))
+            let certificates = try ClusterCertificates(members: size, in: root.appendingPathComponent("certs"))
             self.certificates = certificates
             clientTLS = try certificates.clientTLS("client")
         } else {

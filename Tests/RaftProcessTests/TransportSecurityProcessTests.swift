@@ -86,7 +86,7 @@ import Testing
         let target = 1
         let port = cluster.ports[target]!.peer
         // Another CA's member-2: right name, wrong signer.
-        let foreign = try TestCertificates(members: 2, in: cluster.root.appendingPathComponent("foreign-ca"))
+        let foreign = try ClusterCertificates(members: 2, in: cluster.root.appendingPathComponent("foreign-ca"))
         let untrusted = try await RawConnection.exchange(
             port: port, tls: foreign.clientTLS("member-2", trusting: certificates.ca), waitingAtMost: 5, group: cluster.group)
         #expect(untrusted.handshakeFailure != nil || untrusted.closedByMember)
@@ -239,7 +239,7 @@ import Testing
     @Test func aMemberRefusesToStartWithUnusableOrAnotherMembersCertificate() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("raft-tls-start-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
-        let certificates = try TestCertificates(members: 2, in: root.appendingPathComponent("certs"))
+        let certificates = try ClusterCertificates(members: 2, in: root.appendingPathComponent("certs"))
         let node = ProcessCluster.binaries.appendingPathComponent("raft-node").path
         let ports = try LoopbackPorts.free(2)
         let base = [
