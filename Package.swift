@@ -227,6 +227,9 @@ let package = Package(
         .testTarget(name: "RaftKVTests", dependencies: ["RaftKV", "RaftMessages"]),
         .testTarget(name: "RaftChaosTests", dependencies: ["RaftChaos", "RaftCore"]),
         .testTarget(
+            name: "RaftTLSTests",
+            dependencies: ["RaftTLS", "RaftChaos", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(
             name: "RaftNodeTests",
             dependencies: [
                 "RaftNode", "RaftKV", "RaftCore", "RaftMessages", "RaftStorage", "RaftServer", "RaftClient",
@@ -238,7 +241,7 @@ let package = Package(
         .testTarget(
             name: "RaftTransportTests",
             dependencies: [
-                "RaftTransport", "RaftCore", "RaftMessages", "RaftWire",
+                "RaftTransport", "RaftCore", "RaftMessages", "RaftWire", "RaftTLS", "RaftChaos",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
