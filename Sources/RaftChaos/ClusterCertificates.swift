@@ -50,9 +50,10 @@ public struct ClusterCertificates: Sendable {
     public func certificate(_ name: String) -> String { directory.appendingPathComponent("\(name).pem").path }
     public func key(_ name: String) -> String { directory.appendingPathComponent("\(name)-key.pem").path }
 
-    /// Makes `member-<id>` (or `name`) signed by this CA, valid for `days` (negative: expired).
-    public func makeMember(_ id: Int, name: String? = nil, days: Int = 365) throws {
-        var arguments = ["member", "\(id)", "--dir", directory.path, "--hosts", "127.0.0.1", "--days", "\(days)"]
+    /// Makes `member-<id>` (or `name`) signed by this CA for `hosts`, valid for `days`
+    /// (negative: expired).
+    public func makeMember(_ id: Int, name: String? = nil, days: Int = 365, hosts: String = "127.0.0.1") throws {
+        var arguments = ["member", "\(id)", "--dir", directory.path, "--hosts", hosts, "--days", "\(days)"]
         if let name { arguments += ["--out", name] }
         try certs(arguments)
     }

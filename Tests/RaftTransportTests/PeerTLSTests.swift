@@ -33,10 +33,10 @@ final class RecordingTLSObserver: TLSObserver {
             in: FileManager.default.temporaryDirectory.appendingPathComponent("raft-peer-tls-\(UUID().uuidString)"))
     }
 
-    func peerTLS(member id: UInt64, observer: RecordingTLSObserver) throws -> PeerTLS {
+    func peerTLS(member id: UInt64, observer: RecordingTLSObserver, name: String? = nil) throws -> PeerTLS {
+        let name = name ?? "member-\(id)"
         let files = TLSFiles(
-            certificateFile: certificates.certificate("member-\(id)"), keyFile: certificates.key("member-\(id)"),
-            trustedCAFile: certificates.ca)
+            certificateFile: certificates.certificate(name), keyFile: certificates.key(name), trustedCAFile: certificates.ca)
         func endpoint(_ role: TLSRole) throws -> TLSEndpoint {
             TLSEndpoint(
                 credentials: try TLSCredentials(port: .peer, role: role, files: files), observer: observer,
@@ -74,6 +74,23 @@ final class RecordingTLSObserver: TLSObserver {
         #expect(node3.received.withLockedValue { $0 }.isEmpty)
         await node1.stop()
         await node3.stop()
+    }
+
+    @Test func aMemberWhoseCertificateDoesNotNameTheAddressDialledIsNotTrusted() async throws {
+        // member-2's certificate names a host name only; member 1 dials 127.0.0.1.
+        try certificates.makeMember(2, name: "member-2-elsewhere", hosts: "raft-2.example")
+        let observer1 = RecordingTLSObserver()
+        let node2 = TestNode.make(id: 2, peers: [:]) {
+            $0.tls = try? peerTLS(member: 2, observer: RecordingTLSObserver(), name: "member-2-elsewhere")
+        }
+        try await node2.start()
+        let node1 = TestNode.make(id: 1, peers: [2: node2.address]) { $0.tls = try? peerTLS(member: 1, observer: observer1) }
+        try await node1.start()
+        node1.send(appendRequest(from: 1, prevLogIndex: 7), to: 2)
+        #expect(try await eventually { observer1.count("peer/failed/hostname_mismatch") >= 1 })
+        #expect(node2.received.withLockedValue { $0 }.isEmpty)
+        await node1.stop()
+        await node2.stop()
     }
 
     @Test func aPlaintextMemberAndATLSMemberNeverExchangeAMessage() async throws {
