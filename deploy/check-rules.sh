@@ -2,6 +2,7 @@
 # Checks the Prometheus artifacts in deploy/ with the real tools:
 #
 #   promtool check config deploy/prometheus.yml   (also loads the rule files it names)
+#   promtool check config deploy/prometheus-tls.yml   (the same for `cluster.sh up --tls`)
 #   promtool check rules  deploy/alerts.yml
 #   promtool test rules   deploy/alerts_test.yml
 #   every alert of alerts.yml has a firing and a non-firing case in alerts_test.yml
@@ -34,6 +35,7 @@ run() {
 
 # promtool resolves rule_files relative to the file that names them, so any cwd works.
 run promtool check config "$deploy/prometheus.yml"
+run promtool check config "$deploy/prometheus-tls.yml"
 run promtool check rules "$deploy/alerts.yml"
 run promtool test rules "$deploy/alerts_test.yml"
 
@@ -50,11 +52,11 @@ for t in tests.get("tests", []):
 bad = 0
 for a in alerts:
     missing = [k for k, s in (("firing", firing), ("non-firing", quiet)) if a not in s]
-    print(f"  {a:28} {'MISSING ' + ' and '.join(missing) + ' case' if missing else 'ok'}")
+    print(f"  {a:32} {'MISSING ' + ' and '.join(missing) + ' case' if missing else 'ok'}")
     bad += bool(missing)
 unknown = (firing | quiet) - set(alerts)
 for a in sorted(unknown):
-    print(f"  {a:28} tested but not defined in alerts.yml")
+    print(f"  {a:32} tested but not defined in alerts.yml")
 print(f"  {len(alerts)} alerts, {len(alerts) - bad} fully covered")
 sys.exit(1 if bad or unknown else 0)
 EOF

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs a local swift-raft cluster on loopback, and changes its membership.
 #
-#   deploy/cluster.sh up [-n 3|5] [--no-build]
+#   deploy/cluster.sh up [-n 3|5] [--no-build] [--tls]
 #                                   install what is missing, build release, start the members,
 #                                   wait for a leader, print the addresses (harmless if running;
 #                                   after 'down' it restarts the same members on their data);
-#                                   --no-build runs the binaries already in .build/release
+#                                   --no-build runs the binaries already in .build/release;
+#                                   --tls: transport security on every port (below)
 #   deploy/cluster.sh status        every member's role, term, leader and indices (raftctl status)
 #   deploy/cluster.sh members       the replicated configuration (raftctl member list)
 #   deploy/cluster.sh add [--learner]
@@ -33,6 +34,18 @@
 # RAFT_CLIENT_PORT_BASE+i (default 7100+i) and serves /metrics and /healthz on
 # RAFT_METRICS_PORT_BASE+i (default 7200+i), so ids stay below 100. RAFT_HEARTBEAT_MS,
 # RAFT_ELECTION_TIMEOUT_MS, RAFT_SNAPSHOT_ENTRIES and RAFT_LOG_LEVEL pass through to raft-node.
+#
+# TLS ('up --tls'): certificates come from .cluster/certs, made with deploy/certs.sh when missing
+# (hosts 127.0.0.1,localhost): ca.pem, member-<id>.pem + member-<id>-key.pem, client.pem +
+# client-key.pem. Every member runs mutual TLS on its peer port with its member-<id>
+# certificate, serves its client port with the same certificate and requires client
+# certificates signed by ca.pem, and serves its metrics page over HTTPS. The file .cluster/tls
+# records that the cluster speaks TLS, so every later subcommand (up without --tls included)
+# uses it: raftctl gets --cacert/--cert/--key, members added later get a certificate of their
+# own, the metrics page is checked over https. 'up --tls' also switches a plaintext cluster to
+# TLS once it is down; 'down', then rm .cluster/tls, switches back. A renewed certificate file
+# (deploy/certs.sh member ID --dir .cluster/certs) is picked up within 10 s (or at once:
+# kill -HUP <pid in .cluster/node<ID>/pid>).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -41,9 +54,17 @@ peer_base=${RAFT_PEER_PORT_BASE:-7000}
 client_base=${RAFT_CLIENT_PORT_BASE:-7100}
 metrics_base=${RAFT_METRICS_PORT_BASE:-7200}
 bin="$root/.build/release"
+certs="$state/certs"
+# The names and addresses in the members' certificates: what raftctl, the members and curl dial.
+tls_hosts=127.0.0.1,localhost
+# Whether to speak TLS is this cluster's setting (.cluster/tls), not the caller's environment:
+# RAFTCTL_* exported for another cluster (as 'up --tls' suggests) would otherwise make raftctl
+# speak TLS to a plaintext cluster, or use the wrong certificates.
+unset RAFTCTL_CACERT RAFTCTL_CERT RAFTCTL_KEY
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 64; }
+# The header comment above, up to the first line of code.
+usage() { sed -n '2,/^[^#]/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//' >&2; exit 64; }
 
 command=${1:-}
 [ -n "$command" ] || usage
@@ -51,14 +72,18 @@ shift
 size=3
 size_given=0
 build=1
+tls_given=0
 while [ $# -gt 0 ]; do
   case "$1" in
     -n) [ $# -ge 2 ] || usage; size=$2; size_given=1; shift 2 ;;
     -n*) size=${1#-n}; size_given=1; shift ;;
     --no-build) build=0; shift ;;
+    --tls) tls_given=1; shift ;;
     *) break ;;
   esac
 done
+# The other subcommands follow what the cluster was started with (.cluster/tls).
+[ $tls_given -eq 0 ] || [ "$command" = up ] || die "--tls goes with 'up' only; the other subcommands follow $state/tls"
 
 # The current members, one id per line: .cluster/members holds "ids: 1 2 3 ..." (an older
 # version of this script wrote just their number).
@@ -74,11 +99,28 @@ set_members() { echo "ids: $*" >"$state/members"; }
 endpoint() { echo "127.0.0.1:$((client_base + $1))"; }
 endpoints() { local e=(); for i in $(members); do e+=("$(endpoint "$i")"); done; (IFS=,; echo "${e[*]}"); }
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null && grep -q raft-node "/proc/$(cat "$1")/cmdline" 2>/dev/null; }
-ctl() { "$bin/raftctl" --endpoints "$(endpoints)" "$@"; }
+tls_on() { [ -f "$state/tls" ]; }
+# rctl ARGS...: raftctl, with the client certificate when the cluster speaks TLS.
+rctl() {
+  if tls_on; then
+    "$bin/raftctl" --cacert "$certs/ca.pem" --cert "$certs/client.pem" --key "$certs/client-key.pem" "$@"
+  else
+    "$bin/raftctl" "$@"
+  fi
+}
+ctl() { rctl --endpoints "$(endpoints)" "$@"; }
+# metrics_url ID PATH: member ID's metrics page (https when the cluster speaks TLS).
+metrics_url() { echo "$(tls_on && echo https || echo http)://127.0.0.1:$((metrics_base + $1))$2"; }
+# fetch URL: curl, trusting the cluster's CA when it speaks TLS (no client certificate needed).
+fetch() {
+  if tls_on; then curl -sS --fail --max-time 2 --cacert "$certs/ca.pem" "$1"
+  else curl -sS --fail --max-time 2 "$1"; fi
+}
 
 install_packages() {
-  local missing=()
-  for p in libprotobuf-c-dev zlib1g-dev pkg-config; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  local missing=() wanted=(libprotobuf-c-dev zlib1g-dev pkg-config curl)
+  if [ $tls_given -eq 1 ] || tls_on; then wanted+=(openssl); fi
+  for p in "${wanted[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   if [ ${#missing[@]} -gt 0 ]; then
     echo "cluster.sh: installing ${missing[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get update -qq
@@ -100,18 +142,63 @@ build_binaries() {
   fi
 }
 
+# certs_sh ARGS...: deploy/certs.sh on .cluster/certs; its report goes to stderr, since
+# new_member's stdout is the new id.
+certs_sh() {
+  "$root/deploy/certs.sh" "$@" --dir "$certs" >&2 || die "deploy/certs.sh $* --dir $certs failed"
+}
+
+# enable_tls IDS...: records that the cluster speaks TLS and makes the CA (with certificates for
+# IDS) and the client certificate when missing. Certificates already there are kept.
+enable_tls() {
+  mkdir -p "$certs"
+  if [ ! -f "$certs/ca.pem" ]; then
+    certs_sh --members "$(IFS=,; echo "$*")" --hosts "$tls_hosts"
+  fi
+  if [ ! -f "$certs/client.pem" ] || [ ! -f "$certs/client-key.pem" ]; then
+    certs_sh client client --out client
+  fi
+  echo "TLS on every port; certificates in $certs (deploy/cluster.sh)" >"$state/tls"
+}
+
+# member_cert ID: member ID's certificate, made when missing (a member added or replacing
+# another); says so when it has expired, since the other members will refuse it.
+member_cert() {
+  local id=$1
+  if [ ! -f "$certs/member-$id.pem" ] || [ ! -f "$certs/member-$id-key.pem" ]; then
+    certs_sh member "$id" --hosts "$tls_hosts"
+  fi
+  openssl x509 -checkend 0 -noout -in "$certs/member-$id.pem" >/dev/null 2>&1 \
+    || echo "cluster.sh: $certs/member-$id.pem has expired or is unreadable; the others will refuse member $id" \
+         "(renew: deploy/certs.sh member $id --dir $certs)" >&2
+}
+
+# tls_flags ID: member ID's TLS flags, one per line; none on a plaintext cluster. Not part of
+# node<ID>/args, so that a cluster switched to TLS restarts its members with them.
+tls_flags() {
+  tls_on || return 0
+  local cert="$certs/member-$1.pem" key="$certs/member-$1-key.pem" ca="$certs/ca.pem"
+  printf '%s\n' --peer-cert-file "$cert" --peer-key-file "$key" --peer-trusted-ca-file "$ca" \
+    --cert-file "$cert" --key-file "$key" --trusted-ca-file "$ca" \
+    --metrics-cert-file "$cert" --metrics-key-file "$key"
+}
+
 # start ID ARGS...: runs member ID with the given membership flags (recorded for restarts).
 start() {
   local id=$1; shift
-  local dir="$state/node$id"
+  local dir="$state/node$id" tls=()
   mkdir -p "$dir"
   printf '%s\n' "$@" >"$dir/args"
   if alive "$dir/pid"; then
     echo "cluster.sh: member $id already running (pid $(cat "$dir/pid"))"
     return 0
   fi
+  if tls_on; then
+    member_cert "$id"
+    mapfile -t tls < <(tls_flags "$id")
+  fi
   nohup "$bin/raft-node" --id "$id" "$@" --client-listen "$(endpoint "$id")" \
-    --metrics-listen "127.0.0.1:$((metrics_base + id))" --data-dir "$dir/data" >>"$dir/log" 2>&1 &
+    --metrics-listen "127.0.0.1:$((metrics_base + id))" --data-dir "$dir/data" "${tls[@]}" >>"$dir/log" 2>&1 &
   echo $! >"$dir/pid"
 }
 
@@ -134,9 +221,32 @@ wait_for_leader() {
   die "no leader after 30 s; see deploy/cluster.sh logs"
 }
 
+# wait_for_metrics: every member's metrics page answers GET /healthz with 200 (it knows the
+# leader), over https with the cluster's CA on a TLS cluster: checks that Prometheus can scrape.
+wait_for_metrics() {
+  local id out attempt
+  for id in $(members); do
+    for attempt in $(seq 1 50); do
+      if out=$(fetch "$(metrics_url "$id" /healthz)" 2>&1); then break; fi
+      [ "$attempt" -lt 50 ] || die "member $id: $(metrics_url "$id" /healthz) did not answer 200 within about 10 s: $out"
+      sleep 0.2
+    done
+  done
+}
+
 up() {
   if [ -n "$(members)" ] && [ $size_given -eq 1 ] && [ "$(members | wc -l)" -ne "$size" ]; then
     die "a cluster of $(members | wc -l) members exists in $state; 'up' restarts it (rm -rf $state to start a new one)"
+  fi
+  if [ -n "$(members)" ] && [ $tls_given -eq 1 ] && ! tls_on; then
+    # Members of one cluster all speak TLS or none does: switch only while all are stopped.
+    for i in $(members); do
+      alive "$state/node$i/pid" && die "the cluster in $state runs without TLS; 'down' first, then 'up --tls' restarts it with TLS"
+    done
+    echo "cluster.sh: switching the cluster in $state to TLS"
+  fi
+  if [ -n "$(members)" ] && [ $tls_given -eq 0 ] && tls_on; then
+    echo "cluster.sh: the cluster in $state speaks TLS ($state/tls); starting it with TLS"
   fi
   build_binaries
   if [ -z "$(members)" ]; then
@@ -147,20 +257,33 @@ up() {
       clients+=("$i=$(endpoint "$i")")
       ids+=("$i")
     done
+    if [ $tls_given -eq 1 ] || tls_on; then enable_tls "${ids[@]}"; fi
     set_members "${ids[@]}"
     echo $((size + 1)) >"$state/next-id"
     for i in "${ids[@]}"; do
       start "$i" --cluster "$(IFS=,; echo "${cluster[*]}")" --client-addresses "$(IFS=,; echo "${clients[*]}")"
     done
   else
+    [ $tls_given -eq 0 ] || tls_on || enable_tls $(members)
     for i in $(members); do relaunch "$i"; done
   fi
   wait_for_leader
+  wait_for_metrics
   ctl status || true
   echo
   echo "clients:  $(endpoints)"
-  echo "metrics:  $(for j in $(members); do printf 'http://127.0.0.1:%d/metrics ' $((metrics_base + j)); done)"
-  echo "try:      $bin/raftctl --endpoints $(endpoints) put hello world"
+  echo "metrics:  $(for j in $(members); do printf '%s ' "$(metrics_url "$j" /metrics)"; done)"
+  if tls_on; then
+    local first; first=$(members | head -1)
+    echo "TLS:      every port; clients need a certificate signed by $certs/ca.pem"
+    echo "try:      $bin/raftctl --endpoints $(endpoints) --cacert $certs/ca.pem --cert $certs/client.pem --key $certs/client-key.pem put hello world"
+    echo "   or:    export RAFTCTL_CACERT=$certs/ca.pem RAFTCTL_CERT=$certs/client.pem RAFTCTL_KEY=$certs/client-key.pem"
+    echo "          $bin/raftctl --endpoints $(endpoints) get hello"
+    echo "metrics:  curl --cacert $certs/ca.pem $(metrics_url "$first" /metrics)"
+    echo "          (Prometheus: deploy/prometheus-tls.yml)"
+  else
+    echo "try:      $bin/raftctl --endpoints $(endpoints) put hello world"
+  fi
 }
 
 # new_member: starts the next unused id with --join and adds it as a learner; prints the id.
@@ -204,6 +327,8 @@ retire() {
   stop_member "$id"
   rm -rf "$state/node$id/data"
   mv "$state/node$id/log" "$state/node$id/log.removed" 2>/dev/null || true
+  # Its id is never used again; its key would only be a member certificate lying around.
+  rm -f "$certs/member-$id.pem" "$certs/member-$id-key.pem"
   set_members $(members | grep -vx "$id")
 }
 
@@ -258,7 +383,7 @@ replace() {
 # status_of ENDPOINT FIELD: one column (ID, ROLE, TERM, LEADER, COMMIT, APPLIED, ...) of what the
 # member at ENDPOINT reports about itself; empty if it does not answer.
 status_of() {
-  "$bin/raftctl" --endpoints "$1" --timeout 2 status 2>/dev/null \
+  rctl --endpoints "$1" --timeout 2 status 2>/dev/null \
     | awk -v f="$2" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i } NR == 2 { print $col[f] }' || true
 }
 

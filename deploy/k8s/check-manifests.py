@@ -4,13 +4,19 @@
 YAML syntax, then the cross-references a typo would break silently: selectors vs. pod labels,
 the StatefulSet's serviceName vs. the headless Service, named ports used by Services and probes,
 volumes and the entrypoint ConfigMap, $(VAR) references, RAFT_CLUSTER vs. replicas and the
-stable DNS names, and the kustomization's file list. Exit status 1 on any problem.
+stable DNS names, TLS (the Secret volume, the CA variables, HTTPS probes and scrape annotation),
+and the kustomization's file list. Then runs the entrypoint with sh for a few pods (raft-node
+replaced by a stub that prints its environment) and checks the member id, --join and the TLS
+files each member is given. Exit status 1 on any problem.
 
     python3 deploy/k8s/check-manifests.py
 """
 import os
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 
 import yaml
 
@@ -121,6 +127,101 @@ check(env.get("RAFT_PEER_DOMAIN") == f"{spec['serviceName']}.$(POD_NAMESPACE).sv
 for var in ("RAFT_CLIENT_LISTEN", "RAFT_METRICS_LISTEN"):
     want = "client" if var == "RAFT_CLIENT_LISTEN" else "metrics"
     check(env[var] == f"0.0.0.0:{ports[want]}", f"{var} must listen on 0.0.0.0:{ports[want]}")
+
+# TLS: the Secret is mounted whole at RAFT_TLS_DIR; the CA variables point into it; the per-member
+# certificate variables are the entrypoint's (it knows the id); everything that reads the metrics
+# page speaks HTTPS.
+member_tls_vars = ("RAFT_PEER_CERT_FILE", "RAFT_PEER_KEY_FILE", "RAFT_CERT_FILE", "RAFT_KEY_FILE",
+                   "RAFT_METRICS_CERT_FILE", "RAFT_METRICS_KEY_FILE")
+tls_dir = env.get("RAFT_TLS_DIR")
+probe_schemes = {probe: container.get(probe, {}).get("httpGet", {}).get("scheme", "HTTP")
+                 for probe in ("startupProbe", "readinessProbe", "livenessProbe")}
+if tls_dir:
+    mount = next((m for m in container["volumeMounts"] if m["mountPath"] == tls_dir), None)
+    check(mount is not None, f"RAFT_TLS_DIR {tls_dir} is not the mountPath of a volumeMount")
+    if mount:
+        check("subPath" not in mount, "the TLS Secret must be mounted whole: subPath mounts never see its updates")
+        check(mount.get("readOnly") is True, "the TLS Secret mount should be readOnly")
+        secret = volumes.get(mount["name"], {}).get("secret")
+        check(secret is not None, f"volume {mount['name']} at RAFT_TLS_DIR is not a Secret")
+        if secret:
+            check("items" not in secret, "no items in the TLS Secret volume: members added later need their member-<id> files")
+            check(secret.get("defaultMode", 0o644) & 0o007 == 0, "TLS Secret files must not be readable by others (defaultMode)")
+    for var, file in (("RAFT_PEER_TRUSTED_CA_FILE", "ca.pem"), ("RAFT_TRUSTED_CA_FILE", "ca.pem"),
+                      ("RAFTCTL_CACERT", "ca.pem"), ("RAFTCTL_CERT", "client.pem"), ("RAFTCTL_KEY", "client-key.pem")):
+        check(env.get(var) == f"$(RAFT_TLS_DIR)/{file}", f"{var} must be $(RAFT_TLS_DIR)/{file}")
+    for var in member_tls_vars:
+        check(var not in env, f"{var} is set by the entrypoint from the member id, not in the manifest")
+    for probe, scheme in probe_schemes.items():
+        check(scheme == "HTTPS", f"{probe} must use scheme HTTPS: the metrics page speaks TLS")
+    check(annotations.get("prometheus.io/scheme") == "https", "prometheus.io/scheme must be https")
+else:
+    for probe, scheme in probe_schemes.items():
+        check(scheme == "HTTP", f"{probe} uses {scheme} but the metrics page has no TLS (RAFT_TLS_DIR unset)")
+
+
+def run_entrypoint(hostname, overrides, files=()):
+    """Runs the entrypoint ConfigMap's script with the manifest's environment (POD_NAMESPACE=raft,
+    `overrides` replacing variables, a temporary RAFT_TLS_DIR holding `files`) and a stub
+    raft-node; returns (exit status, the stub's environment, stderr)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tls = os.path.join(tmp, "tls")
+        os.mkdir(tls)
+        for name in files:
+            open(os.path.join(tls, name), "w").close()
+        stub = os.path.join(tmp, "raft-node")
+        with open(stub, "w") as f:
+            f.write("#!/bin/sh\nenv\n")
+        os.chmod(stub, 0o755)
+        values = {}
+        for e in container["env"]:
+            name = e["name"]
+            if name in overrides:
+                value = overrides[name]
+            elif name == "RAFT_TLS_DIR" and e.get("value"):
+                value = tls
+            elif "valueFrom" in e:
+                value = "raft"  # POD_NAMESPACE
+            else:
+                value = e.get("value") or ""
+            values[name] = re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: values.get(m.group(1), m.group(0)), value)
+        values.update(HOSTNAME=hostname, RAFT_NODE=stub, PATH=os.environ.get("PATH", "/usr/bin:/bin"))
+        script = entrypoint_cm["data"][os.path.basename(container["command"][-1])]
+        done = subprocess.run(["sh", "-c", script, "entrypoint"], env=values, capture_output=True, text=True, timeout=10)
+        printed = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+        return done.returncode, printed, done.stderr.replace(tls, "$TLS"), tls
+
+
+entrypoint_cm = next((objects.get(("ConfigMap", v["configMap"]["name"])) for v in volumes.values() if "configMap" in v), None)
+if entrypoint_cm is None or shutil.which("sh") is None:
+    check(False, "cannot run the entrypoint (no ConfigMap volume, or no sh)")
+else:
+    pairs = lambda n: [f"member-{n}.pem", f"member-{n}-key.pem"]
+    every = ["ca.pem", "client.pem", "client-key.pem"] + pairs(1) + pairs(2) + pairs(3) + pairs(4)
+    # A first member, and a member added later (ordinal 3 = member 4, which joins).
+    for hostname, member, joins in (("raft-0", "1", False), ("raft-3", "4", True)):
+        status, got, err, tls = run_entrypoint(hostname, {}, every)
+        check(status == 0, f"entrypoint on {hostname} exited {status}: {err.strip()}")
+        if status != 0:
+            continue
+        check(got.get("RAFT_ID") == member, f"entrypoint on {hostname}: RAFT_ID {got.get('RAFT_ID')}, expected {member}")
+        check((got.get("RAFT_JOIN") == "1") == joins, f"entrypoint on {hostname}: RAFT_JOIN {got.get('RAFT_JOIN')}")
+        if tls_dir:
+            for var in member_tls_vars:
+                want = os.path.join(tls, f"member-{member}-key.pem" if "KEY" in var else f"member-{member}.pem")
+                check(got.get(var) == want, f"entrypoint on {hostname}: {var}={got.get(var)}, expected {want}")
+            for var in ("RAFT_PEER_TRUSTED_CA_FILE", "RAFT_TRUSTED_CA_FILE"):
+                check(got.get(var) == os.path.join(tls, "ca.pem"), f"entrypoint on {hostname}: {var}={got.get(var)}")
+    if tls_dir:
+        # Member 2's files missing from the Secret: a clear refusal, not a start without TLS.
+        status, got, err, _ = run_entrypoint("raft-1", {}, ["ca.pem"] + pairs(1))
+        check(status == 64 and "member 2" in err, f"entrypoint without member 2's files: exit {status}, {err.strip()!r}")
+    # Without RAFT_TLS_DIR nothing TLS is set.
+    status, got, err, _ = run_entrypoint("raft-0", {"RAFT_TLS_DIR": "", "RAFT_PEER_TRUSTED_CA_FILE": "",
+                                                    "RAFT_TRUSTED_CA_FILE": ""})
+    check(status == 0 and not any(got.get(v) for v in member_tls_vars),
+          f"entrypoint without RAFT_TLS_DIR: exit {status}, {err.strip()!r}")
+    print("  ran the entrypoint for raft-0, raft-3" + (", raft-1 without its certificate" if tls_dir else "") + ", and without TLS")
 
 for p in problems:
     print("  PROBLEM:", p)
