@@ -40,3 +40,13 @@ extension LoopDrivenSession {
 struct BenchFailure: Error, CustomStringConvertible {
     var description: String
 }
+
+/// What `body` returned or threw, as a value: for work whose clean-up must be awaited before
+/// the error is passed on (a connection closed before the event loops shut down).
+func outcome<T>(_ body: () async throws -> T) async -> Result<T, any Error> {
+    do {
+        return .success(try await body())
+    } catch {
+        return .failure(error)
+    }
+}

@@ -1,36 +1,52 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import RaftTLS
 
 /// A worker's session with etcd through its v3 JSON gateway: one HTTP/1.1 keep-alive connection
 /// (requests may be pipelined; HTTP/1.1 answers come back in order). Writes are
 /// `POST /v3/kv/put`, reads `POST /v3/kv/range` (linearizable: etcd's default, serializable
 /// false). An etcd follower forwards a write to its leader, so any member can take it.
+///
+/// With `--cacert` the connection is HTTPS (etcd serves its gateway on the client URL, TLS
+/// included), presenting the client certificate of `--cert` to a member that runs with
+/// `--client-cert-auth`.
 final class EtcdSession: LoopDrivenSession {
     let endpoint: String
     private let channel: any Channel
     private let host: String
+    /// Why the server ended the connection, when it refused this client's certificate: what a
+    /// call written afterwards fails with.
+    private let refusal: NIOLockedValueBox<BenchTLSError?>
 
-    private init(endpoint: String, host: String, channel: any Channel) {
+    private init(endpoint: String, host: String, channel: any Channel, refusal: NIOLockedValueBox<BenchTLSError?>) {
         self.endpoint = endpoint
         self.host = host
         self.channel = channel
+        self.refusal = refusal
     }
 
-    static func connect(to endpoint: String, group: any EventLoopGroup) async throws -> EtcdSession {
+    /// Connects to `endpoint` (`host:port`, `http://` or `https://` in front allowed); with
+    /// `tls`, completes the handshake first (a failure throws `BenchTLSError`).
+    static func connect(to endpoint: String, group: any EventLoopGroup, tls: TLSEndpoint? = nil) async throws -> EtcdSession {
         let (host, port) = try splitEndpoint(endpoint)
+        let security = BenchTLSConnection(tls: tls, endpoint: endpoint, host: host)
+        let refusal = NIOLockedValueBox<BenchTLSError?>(nil)
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(2))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try security.addHandlers(to: channel)
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(HTTPPipelineHandler())
+                    try channel.pipeline.syncOperations.addHandler(HTTPPipelineHandler(endpoint: endpoint, refusal: refusal))
                 }
             }
             .connect(host: host, port: port)
             .get()
-        return EtcdSession(endpoint: endpoint, host: host, channel: channel)
+        try await security.waitForHandshake(of: channel)
+        return EtcdSession(endpoint: endpoint, host: host, channel: channel, refusal: refusal)
     }
 
     var eventLoop: any EventLoop { channel.eventLoop }
@@ -48,7 +64,7 @@ final class EtcdSession: LoopDrivenSession {
         }
         return call(path, body: body).flatMapThrowing { answer in
             guard answer.status == .ok else {
-                throw BenchFailure(description: "\(path): HTTP \(answer.status.code) \(answer.body.prefix(200))")
+                throw BenchFailure(description: "\(path): HTTP \(answer.status.code) \(oneLine(answer.body))")
             }
         }
     }
@@ -56,7 +72,7 @@ final class EtcdSession: LoopDrivenSession {
     /// `POST /v3/maintenance/status`: the JSON answer (member id and leader id inside).
     func status() async throws -> String {
         let (status, text) = try await post("/v3/maintenance/status", body: "{}")
-        guard status == .ok else { throw BenchFailure(description: "status: HTTP \(status.code) \(text.prefix(200))") }
+        guard status == .ok else { throw BenchFailure(description: "status: HTTP \(status.code) \(oneLine(text))") }
         return text
     }
 
@@ -73,7 +89,13 @@ final class EtcdSession: LoopDrivenSession {
         head.headers.add(name: "Content-Type", value: "application/json")
         head.headers.add(name: "Content-Length", value: String(buffer.readableBytes))
         let promise = channel.eventLoop.makePromise(of: HTTPPipelineHandler.Answer.self)
-        channel.writeAndFlush(HTTPPipelineHandler.Call(head: head, body: buffer, promise: promise), promise: nil)
+        // A call written after the connection closed never reaches the handler (it is gone from
+        // the pipeline): fail it here, or its worker would wait forever. (A call the handler did
+        // take is failed by it as well; the second completion is ignored.)
+        channel.writeAndFlush(HTTPPipelineHandler.Call(head: head, body: buffer, promise: promise)).whenFailure {
+            [refusal] error in
+            promise.fail(refusal.withLockedValue { $0 } ?? error)
+        }
         return promise.futureResult
     }
 
@@ -99,9 +121,16 @@ private final class HTTPPipelineHandler: ChannelDuplexHandler {
         var body: String
     }
 
+    private let endpoint: String
+    private let refusal: NIOLockedValueBox<BenchTLSError?>
     private var waiting = CircularBuffer<EventLoopPromise<Answer>>()
     private var status: HTTPResponseStatus = .ok
     private var body = ""
+
+    init(endpoint: String, refusal: NIOLockedValueBox<BenchTLSError?>) {
+        self.endpoint = endpoint
+        self.refusal = refusal
+    }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let call = Self.unwrapOutboundIn(data)
@@ -131,12 +160,19 @@ private final class HTTPPipelineHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        failAll(ChannelError.eof)
+        failAll(refusal.withLockedValue { $0 } ?? ChannelError.eof)
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        failAll(error)
+        // A server that refuses this client's certificate says so with an alert (TLS 1.3: after
+        // the handshake, on the first read).
+        if let refused = BenchTLSError(alert: error, endpoint: endpoint) {
+            refusal.withLockedValue { $0 = $0 ?? refused }
+            failAll(refused)
+        } else {
+            failAll(error)
+        }
         context.close(promise: nil)
     }
 
@@ -145,9 +181,16 @@ private final class HTTPPipelineHandler: ChannelDuplexHandler {
     }
 }
 
+/// The first 200 characters of an answer's body, its line breaks as spaces (for a one-line error).
+private func oneLine(_ text: String) -> String {
+    String(text.prefix(200).map { $0.isNewline ? " " : $0 })[...].trimmingCharacters()
+}
+
+/// `host:port` or `[v6]:port`, with an optional `http://` or `https://` in front (etcd's client
+/// URLs); whether to speak TLS is `--cacert`'s to say, not the scheme's.
 func splitEndpoint(_ endpoint: String) throws -> (String, Int) {
     var e = Substring(endpoint)
-    if e.hasPrefix("http://") { e = e.dropFirst(7) }
+    if e.hasPrefix("http://") { e = e.dropFirst(7) } else if e.hasPrefix("https://") { e = e.dropFirst(8) }
     guard let colon = e.lastIndex(of: ":"), let port = Int(e[e.index(after: colon)...]) else {
         throw BenchFailure(description: "bad endpoint '\(endpoint)': expected host:port")
     }

@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import RaftClient
 import RaftMessages
+import RaftTLS
 import RaftWire
 
 /// A worker's lean session with the swift-raft leader: one connection (two with `--read-from
@@ -11,7 +12,8 @@ import RaftWire
 /// queued on the channel under one lock, so sequences reach the leader in order (a shared
 /// `KVClient` could send sequence n+1 before n, and the node would then refuse n as older
 /// than its last write). No redirects and no retries: a NOT_LEADER, TIMEOUT or lost connection
-/// counts as an error of the run.
+/// counts as an error of the run. With `--cacert` every connection speaks TLS (with the client
+/// certificate of `--cert`, if any).
 final class PipelinedRaftSession: LoopDrivenSession {
     private let channel: any Channel
     /// Where reads go: `channel` itself, or a connection to another member.
@@ -34,47 +36,67 @@ final class PipelinedRaftSession: LoopDrivenSession {
         self.state = NIOLockedValueBox(State())
     }
 
-    /// The client address of the member that calls itself leader, asked of each endpoint in turn.
-    static func findLeader(among endpoints: [String], group: any EventLoopGroup) async throws -> String {
-        let probe = KVClient(endpoints: endpoints, group: group, timeout: .seconds(2))
-        defer { Task { await probe.close() } }
-        for _ in 0..<50 {
-            for endpoint in endpoints {
-                if let status = try? await probe.status(of: endpoint), status.role == "leader" { return endpoint }
+    /// The client address of the member that calls itself leader, asked of each endpoint in turn
+    /// (over TLS with `tls`). A TLS failure ends the search at once (`BenchTLSError`).
+    static func findLeader(among endpoints: [String], group: any EventLoopGroup, tls: TLSEndpoint? = nil) async throws -> String {
+        let probe = KVClient(endpoints: endpoints, group: group, timeout: .seconds(2), tls: tls)
+        let found = await outcome { () async throws -> String in
+            for _ in 0..<50 {
+                for endpoint in endpoints {
+                    do {
+                        if try await probe.status(of: endpoint).role == "leader" { return endpoint }
+                    } catch {
+                        if let failure = BenchTLSError(error) { throw failure }
+                    }
+                }
+                try await Task.sleep(nanoseconds: 100_000_000)
             }
-            try await Task.sleep(nanoseconds: 100_000_000)
+            throw BenchFailure(description: "no member of \(endpoints.joined(separator: ",")) says it is the leader")
         }
-        throw BenchFailure(description: "no member of \(endpoints.joined(separator: ",")) says it is the leader")
+        // Closed before the caller may shut the event loops down.
+        await probe.close()
+        return try found.get()
     }
 
-    /// Writes go to `endpoint` (the leader); reads to `readEndpoint` when given.
-    static func connect(to endpoint: String, readingFrom readEndpoint: String? = nil, group: any EventLoopGroup) async throws
-        -> PipelinedRaftSession
-    {
+    /// Writes go to `endpoint` (the leader); reads to `readEndpoint` when given. With `tls`, each
+    /// connection completes its handshake first (a failure throws `BenchTLSError`).
+    static func connect(
+        to endpoint: String, readingFrom readEndpoint: String? = nil, group: any EventLoopGroup, tls: TLSEndpoint? = nil
+    ) async throws -> PipelinedRaftSession {
         let pending = NIOLockedValueBox<[UInt64: EventLoopPromise<ClientResponse>]>([:])
-        let channel = try await open(endpoint, on: group, pending: pending)
+        let channel = try await open(endpoint, on: group, pending: pending, tls: tls)
         var readChannel = channel
         if let readEndpoint, readEndpoint != endpoint {
-            readChannel = try await open(readEndpoint, on: channel.eventLoop, pending: pending)
+            do {
+                readChannel = try await open(readEndpoint, on: channel.eventLoop, pending: pending, tls: tls)
+            } catch {
+                try? await channel.close()
+                throw error
+            }
         }
         return PipelinedRaftSession(channel: channel, readChannel: readChannel, pending: pending)
     }
 
     private static func open(
-        _ endpoint: String, on group: any EventLoopGroup, pending: NIOLockedValueBox<[UInt64: EventLoopPromise<ClientResponse>]>
+        _ endpoint: String, on group: any EventLoopGroup, pending: NIOLockedValueBox<[UInt64: EventLoopPromise<ClientResponse>]>,
+        tls: TLSEndpoint?
     ) async throws -> any Channel {
         let (host, port) = try splitEndpoint(endpoint)
-        return try await ClientBootstrap(group: group)
+        let security = BenchTLSConnection(tls: tls, endpoint: endpoint, host: host)
+        let channel = try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(2))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try security.addHandlers(to: channel)
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LengthPrefixedFrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(ClientResponseMatcher(endpoint: endpoint, pending: pending))
                 }
             }
             .connect(host: host, port: port)
             .get()
+        try await security.waitForHandshake(of: channel)
+        return channel
     }
 
     var eventLoop: any EventLoop { channel.eventLoop }

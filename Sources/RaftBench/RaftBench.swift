@@ -8,6 +8,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import RaftClient
+import RaftTLS
 
 /// `raft-bench`: a load generator for the client port of swift-raft (proto/kv.proto), which can drive
 /// etcd's v3 JSON gateway the same way so one tool measures both systems (issue 7).
@@ -21,7 +22,11 @@ struct RaftBench: AsyncParsableCommand {
             client id and write sequence) and --pipeline requests in flight, for --duration \
             seconds or --count operations after --warmup seconds. Prints a progress line every \
             second on runs longer than 3 s (stderr), then ops/s and p50/p99/p999 latency in \
-            microseconds, and one machine-readable line starting with RESULT. Workers run on             the load generator's event loops: each answer issues the next request on the same             thread, for both systems alike.
+            microseconds, and one machine-readable line starting with RESULT. Workers run on \
+            the load generator's event loops: each answer issues the next request on the same \
+            thread, for both systems alike. With --cacert every connection speaks TLS (swift-raft's \
+            client port; HTTPS to etcd's gateway), presenting --cert/--key when given; a TLS \
+            failure with any endpoint ends the run with one line naming it and the reason.
             """)
 
     enum Target: String, ExpressibleByArgument, CaseIterable {
@@ -92,6 +97,15 @@ struct RaftBench: AsyncParsableCommand {
     @Flag(help: "No progress lines.")
     var quiet = false
 
+    @Option(help: "Speak TLS to every endpoint (swift-raft's client port; etcd's client URL, HTTPS), trusting servers whose certificate this CA (PEM) signed.")
+    var cacert: String?
+
+    @Option(help: "Client certificate (PEM) for servers that require one; needs --key and --cacert.")
+    var cert: String?
+
+    @Option(help: "Private key (PEM) of --cert.")
+    var key: String?
+
     func validate() throws {
         guard clients >= 1 else { throw ValidationError("--clients must be at least 1") }
         guard pipeline >= 1 else { throw ValidationError("--pipeline must be at least 1") }
@@ -103,6 +117,16 @@ struct RaftBench: AsyncParsableCommand {
         if let count { guard count >= 1 else { throw ValidationError("--count must be at least 1") } }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard !endpointList.isEmpty else { throw ValidationError("--endpoints is empty") }
+        guard (cert == nil) == (key == nil) else { throw ValidationError("--cert and --key go together") }
+        guard cert == nil || cacert != nil else {
+            throw ValidationError("--cert needs --cacert (the CA that signed the servers' certificates)")
+        }
+        if cacert == nil, let https = endpointList.first(where: { $0.hasPrefix("https://") }) {
+            throw ValidationError("\(https) is an https URL: give --cacert (and --cert/--key if the server requires a client certificate)")
+        }
+        if cacert != nil, let http = endpointList.first(where: { $0.hasPrefix("http://") }) {
+            throw ValidationError("\(http) is a plaintext URL, but --cacert asks for TLS")
+        }
     }
 
     var endpointList: [String] {
@@ -110,10 +134,27 @@ struct RaftBench: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let tls: TLSEndpoint?
+        do {
+            tls = try benchTLSEndpoint(cacert: cacert, cert: cert, key: key)
+        } catch {
+            printErr("raft-bench: \(error)")
+            throw ExitCode.failure
+        }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let sessions: [any BenchSession]
         do {
-            sessions = try await openSessions(group: group)
+            if let tls { try await checkTLS(group: group, tls: tls) }
+            sessions = try await openSessions(group: group, tls: tls)
+        } catch let failure as BenchTLSError {
+            // One line naming the endpoint and the reason.
+            try? await group.shutdownGracefully()
+            printErr("raft-bench: \(failure)")
+            throw ExitCode.failure
+        } catch let failure as BenchFailure {
+            try? await group.shutdownGracefully()
+            printErr("raft-bench: \(failure)")
+            throw ExitCode.failure
         } catch {
             try? await group.shutdownGracefully()
             throw error
@@ -130,49 +171,161 @@ struct RaftBench: AsyncParsableCommand {
         if summary.ops == 0 { throw ExitCode.failure }
     }
 
-    private func openSessions(group: any EventLoopGroup) async throws -> [any BenchSession] {
+    private func openSessions(group: any EventLoopGroup, tls: TLSEndpoint?) async throws -> [any BenchSession] {
         let list = endpointList
         switch target {
         case .swiftRaft:
             if kvclient {
                 let readFrom: KVClient.ReadFrom = self.readFrom == .all ? .all : .leader
                 return (0..<clients).map { _ in
-                    SwiftRaftSession(endpoints: list, group: group, timeoutSeconds: timeout, readFrom: readFrom)
+                    SwiftRaftSession(endpoints: list, group: group, timeoutSeconds: timeout, readFrom: readFrom, tls: tls)
                 }
             }
             // Lean in-order connections straight to the leader, driven on their event loops
             // (as etcd's sessions are).
-            let leader = try await PipelinedRaftSession.findLeader(among: list, group: group)
+            let leader = try await PipelinedRaftSession.findLeader(among: list, group: group, tls: tls)
             if !quiet { printErr("raft-bench: swift-raft leader is \(leader)") }
             var sessions: [any BenchSession] = []
-            for i in 0..<clients {
-                let reads = readFrom == .all ? list[i % list.count] : nil
-                sessions.append(try await PipelinedRaftSession.connect(to: leader, readingFrom: reads, group: group))
+            do {
+                for i in 0..<clients {
+                    let reads = readFrom == .all ? list[i % list.count] : nil
+                    sessions.append(try await PipelinedRaftSession.connect(to: leader, readingFrom: reads, group: group, tls: tls))
+                }
+            } catch {
+                for session in sessions { await session.close() }
+                throw error
             }
             return sessions
         case .etcd:
             var chosen: [String]
-            if etcdRouting == .leader, let leader = await Self.etcdLeader(among: list, group: group) {
+            if etcdRouting == .leader, let leader = try await Self.etcdLeader(among: list, group: group, tls: tls) {
                 chosen = [leader]
                 if !quiet { printErr("raft-bench: etcd leader is \(leader)") }
             } else {
                 chosen = list
             }
             var sessions: [any BenchSession] = []
-            for i in 0..<clients {
-                sessions.append(try await EtcdSession.connect(to: chosen[i % chosen.count], group: group))
+            do {
+                for i in 0..<clients {
+                    sessions.append(try await EtcdSession.connect(to: chosen[i % chosen.count], group: group, tls: tls))
+                }
+            } catch {
+                for session in sessions { await session.close() }
+                throw error
             }
             return sessions
         }
     }
 
+    /// Before any load: one request over TLS to every endpoint, so that a certificate problem
+    /// with any of them ends the run with `BenchTLSError` instead of counting as errors. Under
+    /// TLS 1.3 a refused client certificate shows only on the first request, as an alert, and
+    /// the server's close can overtake the alert: a connection closed after its handshake and
+    /// before any answer is tried three times, then reported as a TLS failure too. An endpoint
+    /// that does not answer for another reason (a member that is down) is left to the run.
+    private func checkTLS(group: any EventLoopGroup, tls: TLSEndpoint) async throws {
+        for endpoint in endpointList {
+            var attempt = 0
+            while true {
+                attempt += 1
+                do {
+                    try await probe(endpoint, group: group, tls: tls)
+                    break
+                } catch let failure as BenchTLSError {
+                    throw failure
+                } catch let failure as BenchFailure {
+                    throw failure
+                } catch {
+                    if let failure = BenchTLSError(error) { throw failure }
+                    guard Self.closedWithoutAnswer(error) else { break }
+                    guard attempt < 3 else {
+                        throw BenchTLSError(
+                            endpoint: endpoint,
+                            reason: "the server closed the connection after the handshake without answering "
+                                + "(does it require a client certificate? --cert and --key)")
+                    }
+                    try await Task.sleep(nanoseconds: 50_000_000)
+                }
+            }
+        }
+    }
+
+    /// One status request to `endpoint` on a new TLS connection. A server that has not answered
+    /// within 2 s (not the protocol of `--target`) has its connection closed, and the probe
+    /// throws `BenchFailure` saying so.
+    private func probe(_ endpoint: String, group: any EventLoopGroup, tls: TLSEndpoint) async throws {
+        let result: Result<Void, any Error>
+        let expired: Bool
+        switch target {
+        case .swiftRaft:
+            let client = KVClient(endpoints: [endpoint], group: group, timeout: .seconds(2), tls: tls)
+            (result, expired) = await Self.answered(within: 2, closing: { await client.close() }) {
+                _ = try await client.status(of: endpoint)
+            }
+        case .etcd:
+            let session = try await EtcdSession.connect(to: endpoint, group: group, tls: tls)
+            (result, expired) = await Self.answered(within: 2, closing: { await session.close() }) {
+                // etcd closes the connection right after its alert refusing a client
+                // certificate; a request already under way then meets a reset, which loses the
+                // alert. Give the alert time to arrive first.
+                try await Task.sleep(nanoseconds: 100_000_000)
+                _ = try await session.status()
+            }
+        }
+        if case .failure = result, expired {
+            let expected = target == .etcd ? "an etcd client URL" : "a swift-raft client port"
+            throw BenchFailure(description: "no answer from \(endpoint) within 2 s: is it \(expected) (--target)?")
+        }
+        try result.get()
+    }
+
+    /// Runs `body`; if it has not finished after `seconds`, runs `close` (which must make it
+    /// finish: a NIO future does not heed task cancellation). Runs `close` in any case at the end.
+    /// Returns what `body` did and whether the time ran out.
+    private static func answered(
+        within seconds: UInt64, closing close: @escaping @Sendable () async -> Void, _ body: () async throws -> Void
+    ) async -> (Result<Void, any Error>, expired: Bool) {
+        let expired = NIOLockedValueBox(false)
+        let watchdog = Task {
+            try await Task.sleep(nanoseconds: seconds * 1_000_000_000)
+            expired.withLockedValue { $0 = true }
+            await close()
+        }
+        let result = await outcome(body)
+        watchdog.cancel()
+        await close()
+        return (result, expired.withLockedValue { $0 })
+    }
+
+    /// Whether `error` says a connection that was open ended before its answer came.
+    private static func closedWithoutAnswer(_ error: any Error) -> Bool {
+        if let error = error as? KVClientError, case .connectionClosed = error { return true }
+        if let error = error as? ChannelError, error == .eof || error == .ioOnClosedChannel { return true }
+        return false
+    }
+
     /// The endpoint whose `/v3/maintenance/status` says it is the leader (its member id equals
-    /// the leader id), if any answers so.
-    static func etcdLeader(among endpoints: [String], group: any EventLoopGroup) async -> String? {
+    /// the leader id), if any answers so. A TLS failure throws `BenchTLSError`.
+    static func etcdLeader(among endpoints: [String], group: any EventLoopGroup, tls: TLSEndpoint? = nil) async throws -> String? {
         for endpoint in endpoints {
-            guard let session = try? await EtcdSession.connect(to: endpoint, group: group) else { continue }
-            defer { Task { await session.close() } }
-            guard let json = try? await session.status() else { continue }
+            let session: EtcdSession
+            do {
+                session = try await EtcdSession.connect(to: endpoint, group: group, tls: tls)
+            } catch let failure as BenchTLSError {
+                throw failure
+            } catch {
+                continue
+            }
+            let answer = await outcome { try await session.status() }
+            await session.close()
+            let json: String
+            do {
+                json = try answer.get()
+            } catch let failure as BenchTLSError {
+                throw failure
+            } catch {
+                continue
+            }
             if let member = jsonString(json, field: "member_id"), let leader = jsonString(json, field: "leader"), member == leader {
                 return endpoint
             }

@@ -1,9 +1,11 @@
 import NIOCore
 import RaftClient
 import RaftMessages
+import RaftTLS
 
 /// A worker's session with swift-raft: one `KVClient` (its own client id and write sequence),
-/// which finds the leader, follows NOT_LEADER and retries writes exactly once.
+/// which finds the leader, follows NOT_LEADER and retries writes exactly once (over TLS with
+/// `--cacert`).
 ///
 /// With `--pipeline D > 1` the D in-flight requests of a worker share this client and its
 /// connection; their sequence numbers are reserved in order but may reach the leader out of
@@ -12,8 +14,8 @@ import RaftMessages
 struct SwiftRaftSession: BenchSession {
     let client: KVClient
 
-    init(endpoints: [String], group: any EventLoopGroup, timeoutSeconds: Int64, readFrom: KVClient.ReadFrom) {
-        client = KVClient(endpoints: endpoints, group: group, timeout: .seconds(timeoutSeconds), readFrom: readFrom)
+    init(endpoints: [String], group: any EventLoopGroup, timeoutSeconds: Int64, readFrom: KVClient.ReadFrom, tls: TLSEndpoint?) {
+        client = KVClient(endpoints: endpoints, group: group, timeout: .seconds(timeoutSeconds), readFrom: readFrom, tls: tls)
     }
 
     func put(key: [UInt8], value: [UInt8]) async throws {

@@ -159,10 +159,6 @@ struct NodeService {
                 }
             }
         }
-        defer {
-            reloads.cancel()
-            tls.watcher?.stop()
-        }
         let security = [
             tls.peer.map { _ in "peers" }, tls.client.map { $0.credentials.files.trustedCAFile == nil ? "clients" : "clients (certificates required)" },
             tls.metrics.map { _ in "metrics" },
@@ -184,7 +180,10 @@ struct NodeService {
         } catch {
             failure = error
         }
-        // Stopped: the client port is closed and the node has flushed; take down the rest.
+        // Stopped: the client port is closed and the node has flushed; take down the rest
+        // (the certificate watcher first: its timer runs on the group).
+        reloads.cancel()
+        tls.watcher?.stop()
         try? await server.close()
         try? await metricsServer?.close()
         await node.stop()
