@@ -30,7 +30,10 @@ struct NodeTLS {
         func endpoint(_ port: TLSPort, _ role: TLSRole, _ files: TLSFiles, flags: String) throws -> TLSEndpoint {
             let credentials: TLSCredentials
             do {
-                credentials = try TLSCredentials(port: port, role: role, files: files, observer: observer)
+                // The peer port's dialling side reads the same files as its accepting side: its
+                // loads and failed reloads are reported once, by the latter.
+                credentials = try TLSCredentials(
+                    port: port, role: role, files: files, observer: role == .client ? NoopTLSObserver() : observer)
             } catch {
                 throw StartupError("\(flags): \(error)")
             }
