@@ -15,6 +15,14 @@ public struct ClusterCertificates: Sendable {
             .deletingLastPathComponent().appendingPathComponent("deploy/certs.sh")
     }
 
+    /// The certificates of a cluster of `size` members under `root`, and the client side of
+    /// TLS with the client certificate; (nil, nil) for a plaintext cluster.
+    public static func forCluster(tls: Bool, size: Int, root: URL) throws -> (ClusterCertificates?, TLSEndpoint?) {
+        guard tls else { return (nil, nil) }
+        let certificates = try ClusterCertificates(members: size, in: root.appendingPathComponent("certs"))
+        return (certificates, try certificates.clientTLS("client"))
+    }
+
     /// A CA, members `1...members` and the client certificate in `directory`.
     public init(members: Int, in directory: URL, script: URL = Self.defaultScript) throws {
         self.directory = directory
@@ -73,9 +81,11 @@ public struct ClusterCertificates: Sendable {
     }
 
     /// The raft-node flags of member `id` for TLS on every port (client certificates required),
-    /// with a 1 s handshake timeout.
-    public func nodeFlags(member id: Int) -> [String] {
+    /// with a 1 s handshake timeout; makes its certificate first if it has none yet (a member
+    /// added later).
+    public func nodeFlags(member id: Int) throws -> [String] {
         let name = "member-\(id)"
+        if !FileManager.default.fileExists(atPath: certificate(name)) { try makeMember(id) }
         return [
             "--peer-cert-file", certificate(name), "--peer-key-file", key(name), "--peer-trusted-ca-file", ca,
             "--cert-file", certificate(name), "--key-file", key(name), "--trusted-ca-file", ca,

@@ -44,14 +44,7 @@ final class ChaosCluster: @unchecked Sendable {
         root: URL, binary: URL, size: Int, snapshotEntries: Int, failpoints: String = "", tls: Bool = false
     ) async throws {
         self.failpoints = failpoints
-        if tls {
-            let certificates = try ClusterCertificates(members: size, in: root.appendingPathComponent("certs"))
-            self.certificates = certificates
-            clientTLS = try certificates.clientTLS("client")
-        } else {
-            certificates = nil
-            clientTLS = nil
-        }
+        (certificates, clientTLS) = try ClusterCertificates.forCluster(tls: tls, size: size, root: root)
         self.root = root
         self.binary = binary
         self.size = size
@@ -93,10 +86,7 @@ final class ChaosCluster: @unchecked Sendable {
                 "--data-dir", root.appendingPathComponent("data\(id)").path,
                 "--election-timeout-ms", "300", "--heartbeat-ms", "50",
                 "--snapshot-entries", "\(snapshotEntries)", "--log-level", "info",
-            ] + (certificates?.nodeFlags(member: id) ?? [])
-        if let certificates, !FileManager.default.fileExists(atPath: certificates.certificate("member-\(id)")) {
-            try certificates.makeMember(id)
-        }
+            ] + (try certificates?.nodeFlags(member: id) ?? [])
         let process = try MemberProcess.launch(
             binary, arguments: arguments, log: logFile(id),
             environment: failpoints.isEmpty ? [:] : ["RAFT_FAILPOINTS": failpoints])

@@ -83,28 +83,14 @@ public final class TLSCredentials: Sendable {
     static func load(role: TLSRole, files: TLSFiles) throws -> Loaded {
         // Stamp before reading: a file replaced while being read is noticed again next time.
         let stamps = files.paths.map(FileStamp.init(path:))
-        let chain = try files.certificateFile.map { path in
-            try readable(path, what: "certificate")
-            let certificates = try TLSSetupError.wrap("cannot read the certificates in \(path)") {
-                try NIOSSLCertificate.fromPEMFile(path)
-            }
-            guard !certificates.isEmpty else { throw TLSSetupError("no PEM certificate in \(path)") }
-            return certificates
-        }
+        let chain = try files.certificateFile.map { try certificates(in: $0, what: "certificate") }
         let key = try files.keyFile.map { path in
             try readable(path, what: "private key")
             return try TLSSetupError.wrap("cannot read the private key in \(path)") {
                 try NIOSSLPrivateKey(file: path, format: .pem)
             }
         }
-        let trusted = try files.trustedCAFile.map { path in
-            try readable(path, what: "trusted CA")
-            let certificates = try TLSSetupError.wrap("cannot read the CA certificates in \(path)") {
-                try NIOSSLCertificate.fromPEMFile(path)
-            }
-            guard !certificates.isEmpty else { throw TLSSetupError("no PEM certificate in \(path)") }
-            return certificates
-        }
+        let trusted = try files.trustedCAFile.map { try certificates(in: $0, what: "trusted CA") }
         guard (chain == nil) == (key == nil) else {
             throw TLSSetupError("a certificate file needs its key file, and a key file its certificate file")
         }
@@ -132,6 +118,16 @@ public final class TLSCredentials: Sendable {
             try NIOSSLContext(configuration: configuration)
         }
         return Loaded(context: context, leaf: chain?.first, stamps: stamps)
+    }
+
+    /// Every PEM certificate in `path` (at least one).
+    private static func certificates(in path: String, what: String) throws -> [NIOSSLCertificate] {
+        try readable(path, what: what)
+        let certificates = try TLSSetupError.wrap("cannot read the certificates in \(path)") {
+            try NIOSSLCertificate.fromPEMFile(path)
+        }
+        guard !certificates.isEmpty else { throw TLSSetupError("no PEM certificate in \(path)") }
+        return certificates
     }
 
     private static func readable(_ path: String, what: String) throws {

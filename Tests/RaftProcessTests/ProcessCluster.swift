@@ -56,14 +56,7 @@ final class ProcessCluster: @unchecked Sendable {
         self.environment = environment
         root = FileManager.default.temporaryDirectory.appendingPathComponent("raft-process-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        if tls {
-            let certificates = try ClusterCertificates(members: size, in: root.appendingPathComponent("certs"))
-            self.certificates = certificates
-            clientTLS = try certificates.clientTLS("client")
-        } else {
-            certificates = nil
-            clientTLS = nil
-        }
+        (certificates, clientTLS) = try ClusterCertificates.forCluster(tls: tls, size: size, root: root)
         let free = try Self.freePorts(3 * size)
         for id in 1...size { ports[id] = (free[id - 1], free[size + id - 1], free[2 * size + id - 1]) }
         members = Array(1...size)
@@ -120,10 +113,7 @@ final class ProcessCluster: @unchecked Sendable {
                 "--data-dir", dataDirectory(id).path,
                 "--election-timeout-ms", "300", "--heartbeat-ms", "50",
                 "--snapshot-entries", "\(snapshotEntries)", "--log-level", "info",
-            ] + (certificates?.nodeFlags(member: id) ?? [])
-        if let certificates, !FileManager.default.fileExists(atPath: certificates.certificate("member-\(id)")) {
-            try certificates.makeMember(id)
-        }
+            ] + (try certificates?.nodeFlags(member: id) ?? [])
         let process = try MemberProcess.launch(
             Self.binaries.appendingPathComponent("raft-node"), arguments: arguments, log: logFile(id),
             environment: environment)
