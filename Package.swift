@@ -242,6 +242,8 @@ let package = Package(
             name: "RaftTransportTests",
             dependencies: [
                 "RaftTransport", "RaftCore", "RaftMessages", "RaftWire", "RaftTLS", "RaftChaos",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

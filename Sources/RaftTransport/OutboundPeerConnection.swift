@@ -69,6 +69,9 @@ final class OutboundPeerConnection: Sendable {
         var inFlight = InFlightRequests()
         var timeoutTask: Scheduled<Void>?
         var random = SystemRandomNumberGenerator()
+        /// Under peer TLS: the channel whose certificate named the member dialled. Frames of any
+        /// other channel are dropped (NIOSSL may decode a refused peer's data before it closes).
+        var verifiedChannel: ObjectIdentifier?
     }
 
     init(peerID: UInt64, address: PeerAddress, eventLoop: any EventLoop, context: TransportContext) {
@@ -326,6 +329,8 @@ final class OutboundPeerConnection: Sendable {
     func frameReceived(_ frame: ByteBuffer, on channel: any Channel) {
         let state = self.state.value
         guard case .connected(let current, let since, _) = state.phase, current === channel else { return }
+        // Under TLS, nothing is read from a member before it proved to be the one dialled.
+        if configuration.tls != nil, state.verifiedChannel != ObjectIdentifier(channel) { return }
         let frameBytes = 4 + frame.readableBytes
         let envelope: Envelope
         do {
@@ -376,7 +381,11 @@ final class OutboundPeerConnection: Sendable {
     /// The TLS handshake completed: the member that answered must be the one dialled (the
     /// address may now belong to another member, or a member may use another's address).
     func authenticated(_ peer: TLSPeerAuthenticated, on channel: any Channel) {
-        guard let tls = configuration.tls, peer.memberID != peerID else { return }
+        guard let tls = configuration.tls else { return }
+        if peer.memberID == peerID {
+            state.value.verifiedChannel = ObjectIdentifier(channel)
+            return
+        }
         tls.refuse(
             .unexpectedMember, endpoint: tls.client,
             detail: "dialled member \(peerID) at \(address), certificate names \(peer.commonName ?? "no common name")",

@@ -1,11 +1,15 @@
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
+import NIOSSL
+import NIOTLS
 import RaftChaos
 import RaftCore
 import RaftMessages
 import RaftTLS
 import RaftTransport
+import RaftWire
 import Testing
 
 /// Counts what the TLS layer reports, by "port/event/reason".
@@ -76,6 +80,39 @@ final class RecordingTLSObserver: TLSObserver {
         await node3.stop()
     }
 
+    /// The member answering at member 2's address holds member 3's (valid) certificate and
+    /// sends a forged response as member 2 in the same flight as its handshake: nothing of it
+    /// may reach the node, however fast it comes. (TLS 1.2: there the server's last handshake
+    /// message and its first data leave together, so the dialler decodes the data right after
+    /// the handshake completes, before its check of the certificate has closed the connection.)
+    @Test func framesOfADialledMemberWithAnotherMembersCertificateNeverReachTheNode() async throws {
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMFile(certificates.certificate("member-3")).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(file: certificates.key("member-3"), format: .pem)))
+        configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(certificates.ca))
+        configuration.certificateVerification = .noHostnameVerification
+        configuration.maximumTLSVersion = .tlsv12
+        let context = try NIOSSLContext(configuration: configuration)
+        let server = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                    try channel.pipeline.syncOperations.addHandler(ForgedResponder())
+                }
+            }
+            .bind(host: loopback, port: 0).get()
+        let observer1 = RecordingTLSObserver()
+        let address = PeerAddress(host: loopback, port: server.localAddress!.port!)
+        let node1 = TestNode.make(id: 1, peers: [2: address]) { $0.tls = try? peerTLS(member: 1, observer: observer1) }
+        try await node1.start()
+        node1.send(appendRequest(from: 1, prevLogIndex: 7), to: 2)
+        #expect(try await eventually { observer1.count("peer/refused/unexpected_member") >= 1 })
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(node1.received.withLockedValue { $0 }.isEmpty, "a forged response reached the node")
+        await node1.stop()
+        try await server.close()
+    }
+
     @Test func aMemberWhoseCertificateDoesNotNameTheAddressDialledIsNotTrusted() async throws {
         // member-2's certificate names a host name only; member 1 dials 127.0.0.1.
         try certificates.makeMember(2, name: "member-2-elsewhere", hosts: "raft-2.example")
@@ -116,5 +153,25 @@ final class RecordingTLSObserver: TLSObserver {
         #expect(secured.received.withLockedValue { $0 }.isEmpty)
         #expect(plainServer.received.withLockedValue { $0 }.isEmpty)
         for node in [secured, plain, plainServer, tlsClient] { await node.stop() }
+    }
+}
+
+/// Sends a response as member 2 (term 10^6) the moment its TLS handshake completes.
+final class ForgedResponder: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let tls = event as? TLSUserEvent, case .handshakeCompleted = tls {
+            var buffer = context.channel.allocator.buffer(capacity: 128)
+            for id in UInt64(1)...3 {
+                let envelope = Envelope(
+                    clusterID: clusterID, fromID: 2, toID: 1, id: id,
+                    body: .appendEntriesResponse(
+                        AppendEntriesResponse(term: 1_000_000, success: true, matchIndex: 7, prevLogIndex: 7)))
+                try? WireCodec().encodeFrame(envelope, into: &buffer)
+            }
+            context.writeAndFlush(NIOAny(buffer), promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 }
