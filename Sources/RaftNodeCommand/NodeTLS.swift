@@ -27,13 +27,18 @@ struct NodeTLS {
         guard !ports.isEmpty else { return }
         let observer = registry.makeTLSObserver(ports: ports)
         var all: [TLSCredentials] = []
+        let member = command.id
         func endpoint(_ port: TLSPort, _ role: TLSRole, _ files: TLSFiles, flags: String) throws -> TLSEndpoint {
             let credentials: TLSCredentials
+            // A peer certificate must name this member, at start and after every rotation: one
+            // naming another id would have every other member refuse this one.
+            let validate = port == .peer ? MemberIdentity.certificateMustName(member: member, file: files.certificateFile) : nil
             do {
                 // The peer port's dialling side reads the same files as its accepting side: its
                 // loads and failed reloads are reported once, by the latter.
                 credentials = try TLSCredentials(
-                    port: port, role: role, files: files, observer: role == .client ? NoopTLSObserver() : observer)
+                    port: port, role: role, files: files, observer: role == .client ? NoopTLSObserver() : observer,
+                    validate: validate)
             } catch {
                 throw StartupError("\(flags): \(error)")
             }
@@ -54,11 +59,6 @@ struct NodeTLS {
             let flags = "--peer-cert-file/--peer-key-file/--peer-trusted-ca-file"
             let server = try endpoint(.peer, .server, files, flags: flags)
             let client = try endpoint(.peer, .client, files, flags: flags)
-            let named = server.credentials.certificate.flatMap(MemberIdentity.commonName(of:)) ?? "no common name"
-            guard server.credentials.certificate.flatMap(MemberIdentity.memberID(of:)) == command.id else {
-                throw StartupError(
-                    "--peer-cert-file \(cert) names \(named), but this is member \(command.id): its certificate must have subject CN \(MemberIdentity.commonNamePrefix)\(command.id)")
-            }
             peer = PeerTLS(server: server, client: client)
         }
         if let cert = command.certFile, let key = command.keyFile {

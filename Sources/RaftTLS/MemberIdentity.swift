@@ -25,4 +25,19 @@ public enum MemberIdentity {
         else { return nil }
         return id
     }
+
+    /// A check for `TLSCredentials(validate:)`: this side's certificate must name member `id`.
+    /// A member whose peer certificate names another id would be refused by every other member.
+    public static func certificateMustName(
+        member id: UInt64, file: String?
+    ) -> @Sendable (NIOSSLCertificate?) throws -> Void {
+        { certificate in
+            guard certificate.flatMap(memberID(of:)) == id else {
+                let named = certificate.flatMap(commonName(of:)) ?? "no common name"
+                throw TLSSetupError(
+                    "\(file ?? "the certificate") names \(named), but this is member \(id): its certificate must have subject CN \(commonNamePrefix)\(id)"
+                )
+            }
+        }
+    }
 }

@@ -31,6 +31,7 @@ public final class TLSCredentials: Sendable {
     public let role: TLSRole
     public let files: TLSFiles
     private let observer: any TLSObserver
+    private let validate: (@Sendable (NIOSSLCertificate?) throws -> Void)?
     private let state: NIOLockedValueBox<Loaded>
 
     struct Loaded: Sendable {
@@ -40,12 +41,19 @@ public final class TLSCredentials: Sendable {
     }
 
     /// Reads the files; throws `TLSSetupError` saying which file and why if they cannot be used.
-    public init(port: TLSPort, role: TLSRole, files: TLSFiles, observer: any TLSObserver = NoopTLSObserver()) throws {
+    /// `validate` checks this side's certificate at every load (a member's id, say): a reload
+    /// whose certificate it refuses fails like one with an unreadable file.
+    public init(
+        port: TLSPort, role: TLSRole, files: TLSFiles, observer: any TLSObserver = NoopTLSObserver(),
+        validate: (@Sendable (NIOSSLCertificate?) throws -> Void)? = nil
+    ) throws {
         self.port = port
         self.role = role
         self.files = files
         self.observer = observer
-        let loaded = try Self.load(role: role, files: files)
+        self.validate = validate
+        let loaded = try Self.load(role: role, files: files, stamps: files.paths.map(FileStamp.init(path:)))
+        try validate?(loaded.leaf)
         self.state = NIOLockedValueBox(loaded)
         if let leaf = loaded.leaf { observer.certificateLoaded(port: port, notValidAfter: Int64(leaf.notValidAfter)) }
     }
@@ -65,24 +73,24 @@ public final class TLSCredentials: Sendable {
     /// Reads the files again and, if they load, makes them the context of new connections.
     /// On failure the previous context stays and the error is thrown (and counted).
     public func reload() throws {
+        // Stamped before reading: files replaced while being read are noticed again next time.
+        let stamps = files.paths.map(FileStamp.init(path:))
         do {
-            let loaded = try Self.load(role: role, files: files)
+            let loaded = try Self.load(role: role, files: files, stamps: stamps)
+            try validate?(loaded.leaf)
             state.withLockedValue { $0 = loaded }
             if let leaf = loaded.leaf {
                 observer.certificateLoaded(port: port, notValidAfter: Int64(leaf.notValidAfter))
             }
         } catch {
             // Do not read the same broken files again until they change.
-            let stamps = files.paths.map(FileStamp.init(path:))
             state.withLockedValue { $0.stamps = stamps }
             observer.certificateReloadFailed(port: port)
             throw error
         }
     }
 
-    static func load(role: TLSRole, files: TLSFiles) throws -> Loaded {
-        // Stamp before reading: a file replaced while being read is noticed again next time.
-        let stamps = files.paths.map(FileStamp.init(path:))
+    static func load(role: TLSRole, files: TLSFiles, stamps: [FileStamp]) throws -> Loaded {
         let chain = try files.certificateFile.map { try certificates(in: $0, what: "certificate") }
         let key = try files.keyFile.map { path in
             try readable(path, what: "private key")

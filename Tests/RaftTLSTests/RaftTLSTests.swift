@@ -76,4 +76,26 @@ import Testing
         #expect(credentials.certificate == second, "the previous certificate stays in use")
         #expect(!credentials.filesChanged, "a broken file is not read again until it changes")
     }
+
+    @Test func aRotatedPeerCertificateNamingAnotherMemberIsNotLoaded() throws {
+        let credentials = try TLSCredentials(
+            port: .peer, role: .server, files: files("member-1"),
+            validate: MemberIdentity.certificateMustName(member: 1, file: certificates.certificate("member-1")))
+        let first = try #require(credentials.certificate)
+        #expect(throws: TLSSetupError.self) {
+            try TLSCredentials(
+                port: .peer, role: .server, files: files("member-2"),
+                validate: MemberIdentity.certificateMustName(member: 1, file: nil))
+        }
+        // member-2's files copied over member-1's: refused at reload, member-1's stays.
+        for suffix in [".pem", "-key.pem"] {
+            let source = URL(fileURLWithPath: certificates.directory.appendingPathComponent("member-2\(suffix)").path)
+            let target = certificates.directory.appendingPathComponent("member-1\(suffix)")
+            try FileManager.default.removeItem(at: target)
+            try FileManager.default.copyItem(at: source, to: target)
+        }
+        let error = #expect(throws: TLSSetupError.self) { try credentials.reload() }
+        #expect(error?.description.contains("names member-2, but this is member 1") == true)
+        #expect(credentials.certificate == first)
+    }
 }
