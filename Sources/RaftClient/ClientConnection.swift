@@ -71,6 +71,11 @@ final class ClientConnection: Sendable {
                 _ = try await done.get()
             } catch {
                 try? await channel.close()
+                // A handshake cut short (the member restarting, a timeout) is worth retrying; a
+                // certificate refused either way is not.
+                if let failure = error as? TLSHandshakeError, [.closed, .timeout, .other].contains(failure.reason) {
+                    throw KVClientError.connectionClosed(endpoint: endpoint)
+                }
                 throw KVClientError.tls(endpoint: endpoint, reason: "\(error)")
             }
         }

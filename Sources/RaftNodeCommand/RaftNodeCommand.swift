@@ -176,6 +176,9 @@ struct RaftNodeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // SIGHUP reloads the TLS files once the member is up; until then (a long recovery, say)
+        // it must not kill the process, which is its default action.
+        signal(SIGHUP, SIG_IGN)
         // Before any thread allocates: a state replaced by a snapshot must be reusable by the
         // thread that builds the new one (see raft_use_one_malloc_arena).
         raft_use_one_malloc_arena()

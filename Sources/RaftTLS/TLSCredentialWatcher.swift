@@ -8,6 +8,9 @@ public final class TLSCredentialWatcher: Sendable {
     public let credentials: [TLSCredentials]
     private let logger: Logger
     private let task = NIOLockedValueBox<RepeatedTask?>(nil)
+    /// One reload at a time (SIGHUP and the periodic check may come together), so that an older
+    /// read never replaces a newer one.
+    private let reloading = NIOLock()
 
     public init(credentials: [TLSCredentials], logger: Logger) {
         self.credentials = credentials
@@ -30,6 +33,10 @@ public final class TLSCredentialWatcher: Sendable {
     /// whether all that were read loaded.
     @discardableResult
     public func reload(onlyChanged: Bool = false) -> Bool {
+        reloading.withLock { reloadSerially(onlyChanged: onlyChanged) }
+    }
+
+    private func reloadSerially(onlyChanged: Bool) -> Bool {
         var allLoaded = true
         for credential in credentials where !onlyChanged || credential.filesChanged {
             do {

@@ -54,9 +54,14 @@ public struct TLSEndpoint: Sendable {
         try operations.addHandler(
             NIOSSLClientHandler(context: credentials.context, serverHostname: serverName), position: .first)
         let outcome = channel.eventLoop.makePromise(of: TLSPeerAuthenticated.self)
-        try operations.addHandler(
-            TLSHandshakeGuard(endpoint: self, outcome: outcome),
-            position: .after(operations.handler(type: NIOSSLClientHandler.self)))
+        do {
+            try operations.addHandler(
+                TLSHandshakeGuard(endpoint: self, outcome: outcome),
+                position: .after(operations.handler(type: NIOSSLClientHandler.self)))
+        } catch {
+            outcome.fail(error)
+            throw error
+        }
         return outcome.futureResult
     }
 

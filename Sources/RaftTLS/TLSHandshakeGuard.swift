@@ -12,8 +12,10 @@ import NIOTLS
 /// counts and logs (rate-limited) each failed handshake by cause, and tells the handlers behind it
 /// who the other side is (`TLSPeerAuthenticated`).
 ///
-/// A failed handshake ends here: the error is not passed on (the connection closes), so the
-/// handlers behind it see only authenticated connections.
+/// A failed handshake ends here: its error is not passed on and the connection closes. The
+/// handlers behind it see no data before the handshake completed, but they do see the channel
+/// become active and inactive, and a handler that refuses an authenticated peer must itself
+/// ignore what NIOSSL still decodes while the connection closes.
 final class TLSHandshakeGuard: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -114,7 +116,9 @@ final class TLSHandshakeGuard: ChannelInboundHandler, RemovableChannelHandler {
 
     /// The cause of a failed handshake. BoringSSL says only "certificate verify failed" for any
     /// chain it refuses, so the other side's certificate (which it keeps) tells an expired or
-    /// not yet valid one from one of an unknown CA.
+    /// not yet valid one from one of an unknown CA. Only the leaf's dates are read: an expired
+    /// certificate of another CA counts as expired, an expired intermediate as untrusted. A TLS
+    /// version this side does not accept, or a malformed hello, counts as `other`.
     static func classify(_ error: any Error, peerCertificate: () -> NIOSSLCertificate?) -> TLSHandshakeFailure {
         if let extra = error as? NIOSSLExtraError, extra == .failedToValidateHostname {
             return .hostnameMismatch
@@ -132,15 +136,12 @@ final class TLSHandshakeGuard: ChannelInboundHandler, RemovableChannelHandler {
                 if certificate.notValidBefore > now { return .notYetValidCertificate }
                 return .untrustedCertificate
             }
-            if text.contains("PEER_DID_NOT_RETURN_A_CERTIFICATE") || text.contains("CERTIFICATE_REQUIRED") && !text.contains("ALERT") {
-                return .noCertificate
-            }
+            if text.contains("PEER_DID_NOT_RETURN_A_CERTIFICATE") { return .noCertificate }
             if text.contains("ALERT") { return .refusedByPeer }
             if text.contains("EOF during handshake") { return .closed }
             let notTLS = [
                 "WRONG_VERSION_NUMBER", "HTTP_REQUEST", "HTTPS_PROXY_REQUEST", "UNKNOWN_PROTOCOL",
-                "PACKET_LENGTH_TOO_LONG", "RECORD_TOO_LARGE", "UNEXPECTED_RECORD", "ENCRYPTED_LENGTH_TOO_LONG",
-                "DECODE_ERROR", "UNSUPPORTED_PROTOCOL", "EXCESSIVE_MESSAGE_SIZE",
+                "RECORD_TOO_LARGE", "UNEXPECTED_RECORD", "ENCRYPTED_LENGTH_TOO_LONG", "EXCESSIVE_MESSAGE_SIZE",
             ]
             if notTLS.contains(where: text.contains) { return .notTLS }
             return .other

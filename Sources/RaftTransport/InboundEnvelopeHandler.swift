@@ -55,7 +55,8 @@ final class InboundEnvelopeHandler: ChannelInboundHandler {
                 rejected = true
                 tls.refuse(
                     .fromIDMismatch, endpoint: tls.server,
-                    detail: "envelope from_id \(envelope.fromID) on a connection authenticated as member \(authenticatedMember ?? 0)",
+                    detail: "envelope from_id \(envelope.fromID) on a connection "
+                        + (authenticatedMember.map { "authenticated as member \($0)" } ?? "that authenticated no member"),
                     remote: channelContext.remoteAddress.map { "\($0)" } ?? "?")
                 return channelContext.close(promise: nil)
             }
