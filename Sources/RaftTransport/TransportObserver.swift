@@ -80,6 +80,9 @@ public enum InboundRejection: Error, Sendable, Hashable, CustomStringConvertible
 
     public var description: String {
         switch self {
+        case .badFrame(.tooLarge(let length, _)) where length >> 16 == 0x1603:
+            // A TLS record header (handshake, version 3.x) read as a length prefix.
+            "TLS on a plaintext peer port: a member with peer TLS is dialling this member, which has none (turn peer TLS on for every member)"
         case .badFrame(let error): "bad frame: \(error)"
         case .malformedEnvelope(let error): "malformed envelope: \(error)"
         case .missingBody: "envelope without a body"

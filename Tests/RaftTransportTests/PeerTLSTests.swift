@@ -130,6 +130,14 @@ final class RecordingTLSObserver: TLSObserver {
         await node2.stop()
     }
 
+    @Test func aTLSHelloOnAPlaintextPeerPortIsNamedAsSuch() {
+        // A ClientHello record starts 16 03 01 (handshake, TLS 1.x), then its 2-byte length.
+        let hello = InboundRejection.badFrame(.tooLarge(length: 0x1603_0105, maximum: 16 << 20))
+        #expect(hello.description.contains("TLS on a plaintext peer port"))
+        let garbage = InboundRejection.badFrame(.tooLarge(length: 0x2000_0000, maximum: 16 << 20))
+        #expect(!garbage.description.contains("TLS"))
+    }
+
     @Test func aPlaintextMemberAndATLSMemberNeverExchangeAMessage() async throws {
         let observer = RecordingTLSObserver()
         let secured = TestNode.make(id: 2, peers: [:]) { $0.tls = try? peerTLS(member: 2, observer: observer) }
