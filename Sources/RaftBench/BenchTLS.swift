@@ -1,4 +1,3 @@
-import NIOConcurrencyHelpers
 import NIOCore
 import RaftClient
 import RaftTLS
@@ -12,10 +11,10 @@ struct BenchTLSError: Error, CustomStringConvertible {
     var description: String { "TLS with \(endpoint) failed: \(reason)" }
 
     /// The same failure when `KVClient` or `ClientResponseMatcher` reported it (nil for any
-    /// other error). Their advice names raftctl's flags; raft-bench's have the same names.
+    /// other error).
     init?(_ error: any Error) {
         guard let error = error as? KVClientError, case .tls(let endpoint, let reason) = error else { return nil }
-        self.init(endpoint: endpoint, reason: reason.replacing("(raftctl: --cert and --key)", with: "(--cert and --key)"))
+        self.init(endpoint: endpoint, reason: reason)
     }
 
     init(endpoint: String, reason: String) {
@@ -23,52 +22,36 @@ struct BenchTLSError: Error, CustomStringConvertible {
         self.reason = reason
     }
 
-    /// What a failed read on an established TLS connection says, when it is the server refusing
-    /// this client's certificate: under TLS 1.3 the client's handshake completes before the server
-    /// has checked the client's certificate, so a refusal arrives as an alert on the first read.
-    /// Nil for any other error.
+    /// The server refusing this client's certificate, when `error` (a failed read on an
+    /// established connection) says so; nil for any other error.
     init?(alert error: any Error, endpoint: String) {
-        let summary = tlsErrorSummary(error)
-        guard summary.contains("ALERT") else { return nil }
-        let reason =
-            summary.contains("CERTIFICATE_REQUIRED")
-            ? "the server requires a client certificate (--cert and --key)"
-            : "the server refused this client's certificate (\(summary))"
+        guard let reason = tlsRefusalAfterHandshake(error) else { return nil }
         self.init(endpoint: endpoint, reason: reason)
     }
 }
 
-/// The TLS side of a new connection: adds the client handlers in the channel initializer, then
-/// waits for the handshake once connected.
+/// The TLS side of a new connection to `endpoint` (`TLSClientHandshake`), its failure thrown as
+/// `BenchTLSError` naming the endpoint.
 struct BenchTLSConnection: Sendable {
-    let tls: TLSEndpoint?
+    let handshake: TLSClientHandshake
     let endpoint: String
-    let host: String
-    private let handshake = NIOLockedValueBox<EventLoopFuture<TLSPeerAuthenticated>?>(nil)
 
     init(tls: TLSEndpoint?, endpoint: String, host: String) {
-        self.tls = tls
+        handshake = TLSClientHandshake(tls: tls, serverHost: host)
         self.endpoint = endpoint
-        self.host = host
     }
 
-    /// Puts the TLS handler and its handshake guard first in `channel`'s pipeline (nothing
-    /// without TLS). Call in the channel initializer, on the channel's event loop, before adding
-    /// the connection's own handlers.
+    /// See `TLSClientHandshake.addHandlers(to:)`.
     func addHandlers(to channel: any Channel) throws {
-        guard let tls else { return }
-        let done = try tls.addClientHandlers(to: channel, serverHost: host)
-        handshake.withLockedValue { $0 = done }
+        try handshake.addHandlers(to: channel)
     }
 
     /// Waits for the handshake of the connected `channel`; a failure closes it and throws
     /// `BenchTLSError` naming the endpoint and the reason.
     func waitForHandshake(of channel: any Channel) async throws {
-        guard let done = handshake.withLockedValue({ $0 }) else { return }
         do {
-            _ = try await done.get()
+            try await handshake.wait(closingOnFailure: channel)
         } catch {
-            try? await channel.close()
             throw BenchTLSError(endpoint: endpoint, reason: "\(error)")
         }
     }

@@ -49,16 +49,13 @@ final class ClientConnection: Sendable {
     ) async throws -> ClientConnection {
         let (host, port) = try Self.hostAndPort(endpoint)
         let pending = NIOLockedValueBox<[UInt64: EventLoopPromise<ClientResponse>]>([:])
-        let handshake = NIOLockedValueBox<EventLoopFuture<TLSPeerAuthenticated>?>(nil)
+        let handshake = TLSClientHandshake(tls: tls, serverHost: host)
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        let done = try tls.addClientHandlers(to: channel, serverHost: host)
-                        handshake.withLockedValue { $0 = done }
-                    }
+                    try handshake.addHandlers(to: channel)
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LengthPrefixedFrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(
                         ClientResponseMatcher(endpoint: endpoint, pending: pending))
@@ -66,18 +63,15 @@ final class ClientConnection: Sendable {
             }
             .connect(host: host, port: port)
             .get()
-        if let done = handshake.withLockedValue({ $0 }) {
-            do {
-                _ = try await done.get()
-            } catch {
-                try? await channel.close()
-                // A handshake cut short (the member restarting, a timeout) is worth retrying; a
-                // certificate refused either way is not.
-                if let failure = error as? TLSHandshakeError, [.closed, .timeout, .other].contains(failure.reason) {
-                    throw KVClientError.connectionClosed(endpoint: endpoint)
-                }
-                throw KVClientError.tls(endpoint: endpoint, reason: "\(error)")
+        do {
+            try await handshake.wait(closingOnFailure: channel)
+        } catch {
+            // A handshake cut short (the member restarting, a timeout) is worth retrying; a
+            // certificate refused either way is not.
+            if let failure = error as? TLSHandshakeError, [.closed, .timeout, .other].contains(failure.reason) {
+                throw KVClientError.connectionClosed(endpoint: endpoint)
             }
+            throw KVClientError.tls(endpoint: endpoint, reason: "\(error)")
         }
         return ClientConnection(endpoint: endpoint, channel: channel, pending: pending)
     }
@@ -164,15 +158,8 @@ public final class ClientResponseMatcher: ChannelInboundHandler {
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // Under TLS 1.3 the client's handshake completes before the server has checked the
-        // client's certificate: a refusal arrives as an alert on the first read.
-        let summary = tlsErrorSummary(error)
-        if closingError == nil, summary.contains("ALERT") {
-            let reason =
-                summary.contains("CERTIFICATE_REQUIRED")
-                ? "the server requires a client certificate (raftctl: --cert and --key)"
-                : "the server refused this client's certificate (\(summary))"
-            closingError = .tls(endpoint: endpoint, reason: reason)
+        if closingError == nil, let refusal = tlsRefusalAfterHandshake(error) {
+            closingError = .tls(endpoint: endpoint, reason: refusal)
         }
         context.close(promise: nil)
     }

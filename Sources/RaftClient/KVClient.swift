@@ -151,7 +151,7 @@ public final class KVClient: Sendable {
         var candidates = order()
         var pause = TimeAmount.milliseconds(20)
         // Endpoints whose last attempt failed TLS; when that is every endpoint, give up.
-        var tlsFailures: [String: KVClientError] = [:]
+        var tlsFailures: Set<String> = []
         while NIODeadline.now() < deadline {
             if candidates.isEmpty {
                 // Every member said "not me" (an election is on) or was unreachable: poll again
@@ -166,27 +166,20 @@ public final class KVClient: Sendable {
             let response: ClientResponse
             // No attempt outlasts the call's own deadline.
             let remaining = deadline - NIODeadline.now()
+            tlsFailures.remove(endpoint)
             do {
                 response = try await connection(to: endpoint).send(
                     request, timeout: attemptTimeout.map { min($0, remaining) } ?? remaining)
             } catch KVClientError.timedOut {
-                tlsFailures[endpoint] = nil
-                continue
-            } catch let error as KVClientError {
-                drop(endpoint)
-                if case .tls = error {
-                    tlsFailures[endpoint] = error
-                    if Set(endpoints).isSubset(of: tlsFailures.keys) { throw error }
-                } else {
-                    tlsFailures[endpoint] = nil
-                }
                 continue
             } catch {
                 drop(endpoint)
-                tlsFailures[endpoint] = nil
+                if let failure = error as? KVClientError, case .tls = failure {
+                    tlsFailures.insert(endpoint)
+                    if tlsFailures.isSuperset(of: endpoints) { throw failure }
+                }
                 continue
             }
-            tlsFailures[endpoint] = nil
             switch response.status {
             case .notLeader:
                 if !response.leaderAddress.isEmpty, response.leaderAddress != endpoint {

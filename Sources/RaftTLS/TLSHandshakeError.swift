@@ -39,3 +39,15 @@ public func tlsErrorSummary(_ error: any Error) -> String {
     }
     return codes.isEmpty ? text : codes.joined(separator: ", ")
 }
+
+/// What a failed read on an established client connection means when it is a TLS alert: under
+/// TLS 1.3 the client's handshake completes before the server has checked the client's
+/// certificate, so a server that refuses it (or its absence) says so on the first read. Nil for
+/// any other error.
+public func tlsRefusalAfterHandshake(_ error: any Error) -> String? {
+    let summary = tlsErrorSummary(error)
+    guard summary.contains("ALERT") else { return nil }
+    return summary.contains("CERTIFICATE_REQUIRED")
+        ? "the server requires a client certificate (--cert and --key)"
+        : "the server refused this client's certificate (\(summary))"
+}

@@ -26,27 +26,22 @@ enum RawConnection {
         let start = ContinuousClock.now
         let closed = group.next().makePromise(of: Void.self)
         let received = NIOLockedValueBox<[UInt8]>([])
-        let handshake = NIOLockedValueBox<EventLoopFuture<TLSPeerAuthenticated>?>(nil)
+        let handshake = TLSClientHandshake(tls: tls, serverHost: "127.0.0.1")
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(2))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        let done = try tls.addClientHandlers(to: channel, serverHost: "127.0.0.1")
-                        handshake.withLockedValue { $0 = done }
-                    }
+                    try handshake.addHandlers(to: channel)
                     try channel.pipeline.syncOperations.addHandler(Collector(received: received, closed: closed))
                 }
             }
             .connect(host: "127.0.0.1", port: port)
             .get()
         var outcome = Outcome()
-        if let done = handshake.withLockedValue({ $0 }) {
-            do {
-                outcome.certificate = try await done.get().certificate
-            } catch {
-                outcome.handshakeFailure = error
-            }
+        do {
+            outcome.certificate = try await handshake.wait(closingOnFailure: channel)?.certificate
+        } catch {
+            outcome.handshakeFailure = error
         }
         if outcome.handshakeFailure == nil, !bytes.isEmpty {
             try? await channel.writeAndFlush(channel.allocator.buffer(bytes: bytes))
