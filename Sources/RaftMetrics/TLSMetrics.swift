@@ -22,28 +22,27 @@ public final class TLSMetrics: TLSObserver {
             r.makeCounter(
                 descriptor: name("tls_handshakes", "total", "TLS handshakes completed."), labels: [("port", port.rawValue)])
         }
-        failures = perPort { port in
-            Dictionary(
-                uniqueKeysWithValues: TLSHandshakeFailure.allCases.map { reason in
-                    (reason, r.makeCounter(
-                        descriptor: name(
-                            "tls_handshake_failures", "total",
-                            "TLS handshakes that failed, by cause (the connection was closed)."),
-                        labels: [("port", port.rawValue), ("reason", reason.rawValue)]))
-                })
+        /// One counter per port and reason of `family`.
+        func perPortAndReason<Reason: CaseIterable & RawRepresentable & Hashable>(
+            _ family: MetricNameDescriptor, _: Reason.Type
+        ) -> [TLSPort: [Reason: Counter]] where Reason.RawValue == String {
+            perPort { port in
+                Dictionary(
+                    uniqueKeysWithValues: Reason.allCases.map { reason in
+                        (reason, r.makeCounter(descriptor: family, labels: [("port", port.rawValue), ("reason", reason.rawValue)]))
+                    })
+            }
         }
+        failures = perPortAndReason(
+            name("tls_handshake_failures", "total", "TLS handshakes that failed, by cause (the connection was closed)."),
+            TLSHandshakeFailure.self)
         // Identities are checked on the peer port only; the family is there for every TLS port
         // so that an alert reads one name.
-        refusals = perPort { port in
-            Dictionary(
-                uniqueKeysWithValues: TLSIdentityRefusal.allCases.map { reason in
-                    (reason, r.makeCounter(
-                        descriptor: name(
-                            "tls_identity_refused", "total",
-                            "Authenticated connections refused for the identity they claim (the connection was closed)."),
-                        labels: [("port", port.rawValue), ("reason", reason.rawValue)]))
-                })
-        }
+        refusals = perPortAndReason(
+            name(
+                "tls_identity_refused", "total",
+                "Authenticated connections refused for the identity they claim (the connection was closed)."),
+            TLSIdentityRefusal.self)
         expiry = perPort { port in
             r.makeGauge(
                 descriptor: name(

@@ -25,11 +25,14 @@ final class InboundEnvelopeHandler: ChannelInboundHandler {
     private let codec = WireCodec()
     private var connection: InboundConnection?
     private var rejected = false
+    /// Peer TLS, if on (read once per connection, not per frame).
+    private let tls: PeerTLS?
     /// The member id the TLS handshake authenticated; nil without TLS (or before the handshake).
     private var authenticatedMember: UInt64?
 
     init(context: TransportContext) {
         self.context = context
+        self.tls = context.configuration.tls
     }
 
     func handlerAdded(context channelContext: ChannelHandlerContext) {
@@ -49,7 +52,7 @@ final class InboundEnvelopeHandler: ChannelInboundHandler {
             let wireError = WireError.malformed(message: "raft.Envelope", byteCount: frame.readableBytes)
             return reject(.malformedEnvelope(wireError), channelContext)
         }
-        if let tls = context.configuration.tls {
+        if let tls {
             // Frames come only after the handshake, which authenticated a member or closed.
             guard let member = authenticatedMember, envelope.fromID == member else {
                 rejected = true
@@ -89,7 +92,7 @@ final class InboundEnvelopeHandler: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context channelContext: ChannelHandlerContext, event: Any) {
-        if let peer = event as? TLSPeerAuthenticated, let tls = context.configuration.tls {
+        if let peer = event as? TLSPeerAuthenticated, let tls {
             if let member = peer.memberID {
                 authenticatedMember = member
             } else {
