@@ -116,6 +116,25 @@ final class LocalCluster {
         return found
     }
 
+    /// Proposes a client request on the member that leads now among `candidates`, and again
+    /// (same sequence: applied at most once) on the next leader if leadership changes under it:
+    /// on a loaded machine a heartbeat can come later than the 200 ms election timeout.
+    func submitToLeader(_ operation: KVOperation, among candidates: Set<UInt64>? = nil) async throws -> ClientResponse? {
+        nextClientSequence += 1
+        let sequence = nextClientSequence
+        for attempt in 1...50 {
+            do {
+                return try await submit(operation, on: try await leader(among: candidates), sequence: sequence)
+            } catch let error as RaftNodeError where attempt < 50 {
+                switch error {
+                case .notLeader, .leadershipChanged, .transferInProgress: try await Task.sleep(for: .milliseconds(20))
+                default: throw error
+                }
+            }
+        }
+        return nil
+    }
+
     /// Proposes a client request on `id` and waits for its answer.
     func submit(_ operation: KVOperation, on id: UInt64, clientID: UInt64 = 1, sequence: UInt64? = nil) async throws -> ClientResponse? {
         nextClientSequence += 1

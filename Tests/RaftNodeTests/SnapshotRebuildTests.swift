@@ -116,23 +116,43 @@ final class SlowRestoreCounter: StateMachine {
             network.register(node)
         }
         func waitUntil(_ what: String, _ condition: () async throws -> Bool) async throws {
-            for _ in 0..<500 {
+            for _ in 0..<1000 {
                 if try await condition() { return }
                 try await Task.sleep(for: .milliseconds(10))
             }
-            throw TimedOut(description: "timed out after 5 s waiting until \(what)")
+            throw TimedOut(description: "timed out after 10 s waiting until \(what)")
+        }
+        // On a loaded machine a heartbeat can come later than the 200 ms election timeout, and
+        // another member take over: every request goes to the member that leads now.
+        func currentLeader(among candidates: [UInt64]) async throws -> UInt64 {
+            var found: UInt64 = 0
+            try await waitUntil("one of \(candidates) leads") {
+                for id in candidates where try await nodes[id]!.status().get().role == .leader { found = id }
+                return found != 0
+            }
+            return found
+        }
+        func propose(among candidates: [UInt64]) async throws -> Int? {
+            for attempt in 1...50 {
+                do {
+                    return try await nodes[try await currentLeader(among: candidates)]!.propose([1]).get()
+                } catch let error as RaftNodeError where attempt < 50 {
+                    switch error {
+                    case .notLeader, .leadershipChanged, .transferInProgress: try await Task.sleep(for: .milliseconds(20))
+                    default: throw error
+                    }
+                }
+            }
+            return nil
         }
         for id in ids { try await start(id) }
-        var leader: UInt64 = 0
-        try await waitUntil("a leader is elected") {
-            for (id, node) in nodes where try await node.status().get().role == .leader { leader = id }
-            return leader != 0
-        }
-        let follower = ids.first { $0 != leader }!
+        let firstLeader = try await currentLeader(among: ids)
+        let follower = ids.first { $0 != firstLeader }!
+        let others = ids.filter { $0 != follower }
         network.isolate(follower)
-        for _ in 0..<30 { _ = try await nodes[leader]!.propose([1]).get() }
+        for _ in 0..<30 { _ = try await propose(among: others) }
         try await waitUntil("the leader snapshotted past the isolated follower") {
-            try await nodes[leader]!.status().get().snapshotIndex >= 20
+            try await nodes[currentLeader(among: others)]!.status().get().snapshotIndex >= 20
         }
         network.heal(follower)
         try await waitUntil("the follower is rebuilding from the leader's snapshot") { gate.waiting > 0 }
@@ -157,13 +177,14 @@ final class SlowRestoreCounter: StateMachine {
         #expect(gate.finished == 0, "the stopped follower abandoned its rebuild")
 
         try await start(follower)
-        let expected = try await nodes[leader]!.withStateMachine { $0.value }.get()
-        try await waitUntil("the restarted follower caught up") {
-            try await nodes[follower]!.withStateMachine { $0.value }.get() == expected
+        var expected = 0
+        try await waitUntil("the restarted follower caught up with the leader") {
+            expected = try await nodes[currentLeader(among: others)]!.withStateMachine { $0.value }.get()
+            return try await nodes[follower]!.withStateMachine { $0.value }.get() == expected && expected >= 30
         }
         let status = try await nodes[follower]!.status().get()
         #expect(status.snapshotIndex >= stored, "it restored from the stored snapshot, not from an empty state")
-        #expect(try await nodes[leader]!.propose([1]).get() == expected + 1, "the cluster serves on")
+        #expect(try await propose(among: ids) == expected + 1, "the cluster serves on")
         for node in nodes.values { await node.stop() }
         try await pool.shutdownGracefully()
         try await group.shutdownGracefully()
