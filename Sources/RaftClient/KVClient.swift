@@ -96,9 +96,10 @@ public final class KVClient: Sendable {
 
     /// Sends one request to one endpoint and returns its answer as is: no redirect, no retry
     /// (diagnostics and tests). Writes should carry this client's `clientID` and a fresh
-    /// `nextSequence()`.
+    /// `nextSequence()`. Like every call, it waits at most `timeout`: a member that accepts and
+    /// never answers (paused, or its loop stuck) fails it with `.timedOut`.
     public func sendOnce(_ request: ClientRequest, to endpoint: String) async throws -> ClientResponse {
-        try await connection(to: endpoint).send(request)
+        try await connection(to: endpoint).send(request, timeout: timeout)
     }
 
     /// Reserves the next write sequence number of this client.
@@ -111,13 +112,14 @@ public final class KVClient: Sendable {
 
     /// A serializable read: what `endpoint`'s own state machine holds now (may be stale).
     public func localGet(_ key: [UInt8], from endpoint: String) async throws -> ClientResponse {
-        try await connection(to: endpoint).send(ClientRequest(requestID: 0, operation: .get(key: key, serializable: true)))
+        try await connection(to: endpoint).send(
+            ClientRequest(requestID: 0, operation: .get(key: key, serializable: true)), timeout: timeout)
     }
 
     /// What `endpoint` says about itself (no redirect).
     public func status(of endpoint: String) async throws -> NodeStatus {
         let connection = try await connection(to: endpoint)
-        let response = try await connection.send(ClientRequest(requestID: 0, operation: .status))
+        let response = try await connection.send(ClientRequest(requestID: 0, operation: .status), timeout: timeout)
         guard response.status == .ok, let node = response.node else {
             throw KVClientError.server(status: response.status, message: response.error)
         }

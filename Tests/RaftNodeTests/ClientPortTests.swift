@@ -55,6 +55,11 @@ import Testing
 
         let stuck = KVClient(endpoints: [silentEndpoint], group: cluster.group, timeout: .milliseconds(300))
         await #expect(throws: KVClientError.self) { _ = try await stuck.put(k("never"), k("answered")) }
+        // The single-member calls (raftctl status, diagnostics) are bounded the same way.
+        await #expect(throws: KVClientError.timedOut(afterSeconds: 0.3)) { _ = try await stuck.status(of: silentEndpoint) }
+        await #expect(throws: KVClientError.timedOut(afterSeconds: 0.3)) {
+            _ = try await stuck.localGet(k("never"), from: silentEndpoint)
+        }
         await stuck.close()
         try await silent.close()
         for server in servers { try await server.close() }
