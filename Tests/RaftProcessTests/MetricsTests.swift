@@ -14,8 +14,9 @@ import Testing
     @Test func everyPagePassesPromtoolAndTheMembersAgree() async throws {
         let cluster = try await ProcessCluster()
         let client = cluster.client()
-        let leader = try await cluster.leader()
         for i in 0..<20 { #expect(try await client.put(k("k\(i)"), k("v")).status == .ok) }
+        // The member that leads now (the client follows the leader if a late heartbeat moved it).
+        let leader = try await cluster.leader()
         // Heartbeats go out every 50 ms with no writes: the count of AppendEntries sent grows.
         let sentBefore = try cluster.metrics(leader).sum("raft_rpc_sent_total", [#"rpc="append_entries""#])
         try await cluster.waitUntil("the leader sends more AppendEntries (heartbeats)") {
@@ -78,11 +79,13 @@ import Testing
     @Test func aFollowerKeptBehindShowsLagUntilItCatchesUpThroughASnapshot() async throws {
         let cluster = try await ProcessCluster(snapshotEntries: 50)
         let client = cluster.client()
-        let leader = try await cluster.leader()
-        let follower = (1...3).first { $0 != leader }!
+        let firstLeader = try await cluster.leader()
+        let follower = (1...3).first { $0 != firstLeader }!
         #expect(try await cluster.terminate(follower) == 0)
         for i in 0..<150 { #expect(try await client.put(k("k\(i)"), k("v")).status == .ok) }
         let writesEnded = ContinuousClock.now
+        // The member that leads now (the client follows the leader if a late heartbeat moved it).
+        let leader = try await cluster.leader(among: (1...3).filter { $0 != follower })
         let behind = try cluster.metrics(leader)
         #expect(behind[#"raft_follower_lag_entries{peer="\#(follower)"}"#] ?? 0 > 0, "the leader sees the lag")
         #expect(behind.sum("raft_snapshots_created_total") >= 1)
@@ -127,8 +130,9 @@ import Testing
         // A learner that never starts: it stays behind.
         let added = try await client.membership(.memberAdd(Member(id: 9, peerAddress: "127.0.0.1:1", learner: true)))
         #expect(added.status == .ok)
-        try await cluster.waitUntil("every member applied the change") {
+        try await cluster.waitUntil("every member applied the change, the leader tracks the learner") {
             try (1...3).allSatisfy { try cluster.metrics($0)["raft_config_learners"] == 1 }
+                && cluster.metrics(leader)[#"raft_learner_lag_entries{peer="9"}"#] != nil
         }
         let page = try cluster.metrics(leader)
         #expect(page["raft_config_voters"] == 3)

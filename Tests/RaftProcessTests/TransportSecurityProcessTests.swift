@@ -95,9 +95,12 @@ import Testing
         let expired = try await RawConnection.exchange(
             port: port, tls: certificates.clientTLS("expired-member-2"), waitingAtMost: 5, group: cluster.group)
         #expect(expired.handshakeFailure != nil || expired.closedByMember)
-        let page = try await cluster.securedMetrics(target)
-        #expect(page[#"raft_tls_handshake_failures_total{port="peer",reason="untrusted_certificate"}"#] ?? 0 >= 1)
-        #expect(page[#"raft_tls_handshake_failures_total{port="peer",reason="expired_certificate"}"#] ?? 0 >= 1)
+        // Counted just after the member sends its alert (the client may read the page first).
+        try await cluster.waitUntil("both refusals are counted") {
+            let page = try await cluster.securedMetrics(target)
+            return page[#"raft_tls_handshake_failures_total{port="peer",reason="untrusted_certificate"}"#] ?? 0 >= 1
+                && page[#"raft_tls_handshake_failures_total{port="peer",reason="expired_certificate"}"#] ?? 0 >= 1
+        }
         await cluster.shutdown()
     }
 

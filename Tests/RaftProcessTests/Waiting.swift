@@ -15,8 +15,11 @@ extension ProcessCluster {
         let follower = (1...3).first { $0 != leader }!
         #expect(try await terminate(follower) == 0)
         for i in 0..<300 { #expect(try await client.put(Array("k\(i)".utf8), Array("v\(i)".utf8)).status == .ok) }
-        try await waitUntilQueuedRequestsExpire(for: follower, at: leader, queuedBy: .now)
-        return (leader, follower)
+        // The client follows the leader; on a loaded machine leadership may have moved meanwhile,
+        // and only the member that leads now keeps queueing (and dropping) requests for the follower.
+        let current = try await self.leader(among: (1...3).filter { $0 != follower })
+        try await waitUntilQueuedRequestsExpire(for: follower, at: current, queuedBy: .now)
+        return (current, follower)
     }
 
     /// Waits (bounded) until nothing `leader` queued for the stopped member `stopped` up to
