@@ -214,7 +214,9 @@ struct ExchangeTests {
     /// A request the node never answers is forgotten after `pendingResponseLifetime`, so a later
     /// response of the same kind gets its own request's id.
     @Test func unansweredRequestIsForgottenAfterItsLifetime() async throws {
-        let lifetime = TimeAmount.milliseconds(100)
+        // Long enough that the second request cannot also expire before the test answers it,
+        // even when a loaded machine holds the test up for a moment (it did on CI at 100 ms).
+        let lifetime = TimeAmount.seconds(1)
         let node = TestNode.make(id: 2, peers: [1: PeerAddress(host: loopback, port: 1)]) {
             $0.pendingResponseLifetime = lifetime
         }
