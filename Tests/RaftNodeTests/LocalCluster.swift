@@ -95,7 +95,7 @@ final class LocalCluster {
     }
 
     /// Polls until `condition` holds, every 10 ms, for at most `seconds`.
-    func waitUntil(_ what: String, seconds: Double = 5, _ condition: () async throws -> Bool) async throws {
+    func waitUntil(_ what: String, seconds: Double = 10, _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline {
             if try await condition() { return }
@@ -104,7 +104,7 @@ final class LocalCluster {
         throw TimedOut(description: "timed out after \(seconds) s waiting until \(what)")
     }
 
-    /// The one leader among reachable nodes, waiting up to 5 s for there to be exactly one.
+    /// The one leader among reachable nodes, waiting up to 10 s for there to be exactly one.
     func leader(among candidates: Set<UInt64>? = nil) async throws -> UInt64 {
         var found: UInt64 = 0
         try await waitUntil("one leader is elected") {

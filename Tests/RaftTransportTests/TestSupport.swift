@@ -17,7 +17,7 @@ let quietLogger = Logger(label: "raft.transport.test", factory: { _ in SwiftLogN
 var group: any EventLoopGroup { MultiThreadedEventLoopGroup.singleton }
 
 /// Polls `condition` every 10 ms until it holds or `timeout` passes; returns its last value.
-func eventually(timeout: Duration = .seconds(5), _ condition: () throws -> Bool) async throws -> Bool {
+func eventually(timeout: Duration = .seconds(15), _ condition: () throws -> Bool) async throws -> Bool {
     let clock = ContinuousClock()
     let deadline = clock.now + timeout
     while clock.now < deadline {
