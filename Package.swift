@@ -232,7 +232,7 @@ let package = Package(
         .testTarget(
             name: "RaftNodeTests",
             dependencies: [
-                "RaftNode", "RaftKV", "RaftCore", "RaftMessages", "RaftStorage", "RaftServer", "RaftClient",
+                "RaftNode", "RaftKV", "RaftCore", "RaftMessages", "RaftStorage", "RaftServer", "RaftClient", "RaftChaos",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

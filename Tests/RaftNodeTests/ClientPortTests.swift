@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import RaftChaos
 import RaftClient
 import RaftKV
 import RaftMessages
@@ -18,12 +19,9 @@ import Testing
         var services: [UInt64: ClientService] = [:]
         var endpoints: [UInt64: String] = [:]
         var ports: [UInt64: Int] = [:]
-        for id in cluster.ids {
-            // Reserve a port by binding once, then re-bind the real server with the full map.
-            let probe = try await ServerBootstrap(group: cluster.group).bind(host: "127.0.0.1", port: 0).get()
-            ports[id] = probe.localAddress!.port!
-            try await probe.close()
-        }
+        // Below the kernel's ephemeral range: a port from bind(0), released, could meanwhile become
+        // the local port of an outgoing connection.
+        for (id, port) in zip(cluster.ids, try LoopbackPorts.free(cluster.ids.count)) { ports[id] = port }
         for (id, port) in ports { endpoints[id] = "127.0.0.1:\(port)" }
         for id in cluster.ids {
             let service = ClientService(node: cluster.nodes[id]!, clientAddresses: endpoints, requestTimeout: .seconds(2))

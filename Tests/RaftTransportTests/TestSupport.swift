@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import RaftCore
+import RaftChaos
 import RaftMessages
 import RaftTransport
 import RaftWire
@@ -27,15 +28,10 @@ func eventually(timeout: Duration = .seconds(15), _ condition: () throws -> Bool
     return try condition()
 }
 
-/// A port nothing listens on (bound, then released). Another process could take it in between;
-/// on a test machine's loopback that is unlikely enough.
-func unusedPort() async throws -> Int {
-    let channel = try await ServerBootstrap(group: group)
-        .bind(host: loopback, port: 0).get()
-    let port = channel.localAddress!.port!
-    try await channel.close()
-    return port
-}
+/// A port nothing listens on, below the kernel's ephemeral range and never handed out twice in
+/// this process (`LoopbackPorts`). A port from `bind(0)`, released, can meanwhile become the
+/// local port of any outgoing connection: CI saw "Address already in use" when a node bound it.
+func unusedPort() async throws -> Int { try LoopbackPorts.free(1)[0] }
 
 // MARK: messages
 
