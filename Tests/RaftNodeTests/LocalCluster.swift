@@ -38,6 +38,34 @@ struct TimedOut: Error, CustomStringConvertible {
     var description: String
 }
 
+/// Polls until `condition` holds, every 10 ms, for at most `seconds`.
+func pollUntil(_ what: String, seconds: Double = 10, _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    throw TimedOut(description: "timed out after \(seconds) s waiting until \(what)")
+}
+
+/// Runs `propose` (which finds the member that leads now and proposes there) again when
+/// leadership moved under it, at most 50 times: on a loaded machine a heartbeat can come later
+/// than the 200 ms election timeout. A proposal refused or replaced by the move did not apply.
+func proposingAgainWhileLeadershipMoves<T>(_ propose: () async throws -> T) async throws -> T {
+    var attempts = 0
+    while true {
+        attempts += 1
+        do {
+            return try await propose()
+        } catch let error as RaftNodeError where attempts < 50 {
+            switch error {
+            case .notLeader, .leadershipChanged, .transferInProgress: try await Task.sleep(for: .milliseconds(20))
+            default: throw error
+            }
+        }
+    }
+}
+
 /// A cluster of `RaftNode<KVStore>` on the local network, each with its own event loop and
 /// storage. Every wait is bounded.
 final class LocalCluster {
@@ -96,12 +124,7 @@ final class LocalCluster {
 
     /// Polls until `condition` holds, every 10 ms, for at most `seconds`.
     func waitUntil(_ what: String, seconds: Double = 10, _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        while ContinuousClock.now < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        throw TimedOut(description: "timed out after \(seconds) s waiting until \(what)")
+        try await pollUntil(what, seconds: seconds, condition)
     }
 
     /// The one leader among reachable nodes, waiting up to 10 s for there to be exactly one.
@@ -117,22 +140,13 @@ final class LocalCluster {
     }
 
     /// Proposes a client request on the member that leads now among `candidates`, and again
-    /// (same sequence: applied at most once) on the next leader if leadership changes under it:
-    /// on a loaded machine a heartbeat can come later than the 200 ms election timeout.
+    /// (same sequence: applied at most once) on the next leader if leadership moves under it.
     func submitToLeader(_ operation: KVOperation, among candidates: Set<UInt64>? = nil) async throws -> ClientResponse? {
         nextClientSequence += 1
         let sequence = nextClientSequence
-        for attempt in 1...50 {
-            do {
-                return try await submit(operation, on: try await leader(among: candidates), sequence: sequence)
-            } catch let error as RaftNodeError where attempt < 50 {
-                switch error {
-                case .notLeader, .leadershipChanged, .transferInProgress: try await Task.sleep(for: .milliseconds(20))
-                default: throw error
-                }
-            }
+        return try await proposingAgainWhileLeadershipMoves {
+            try await submit(operation, on: try await leader(among: candidates), sequence: sequence)
         }
-        return nil
     }
 
     /// Proposes a client request on `id` and waits for its answer.

@@ -115,35 +115,20 @@ final class SlowRestoreCounter: StateMachine {
             nodes[id] = node
             network.register(node)
         }
-        func waitUntil(_ what: String, _ condition: () async throws -> Bool) async throws {
-            for _ in 0..<1000 {
-                if try await condition() { return }
-                try await Task.sleep(for: .milliseconds(10))
-            }
-            throw TimedOut(description: "timed out after 10 s waiting until \(what)")
-        }
         // On a loaded machine a heartbeat can come later than the 200 ms election timeout, and
         // another member take over: every request goes to the member that leads now.
         func currentLeader(among candidates: [UInt64]) async throws -> UInt64 {
             var found: UInt64 = 0
-            try await waitUntil("one of \(candidates) leads") {
+            try await pollUntil("one of \(candidates) leads") {
                 for id in candidates where try await nodes[id]!.status().get().role == .leader { found = id }
                 return found != 0
             }
             return found
         }
         func propose(among candidates: [UInt64]) async throws -> Int? {
-            for attempt in 1...50 {
-                do {
-                    return try await nodes[try await currentLeader(among: candidates)]!.propose([1]).get()
-                } catch let error as RaftNodeError where attempt < 50 {
-                    switch error {
-                    case .notLeader, .leadershipChanged, .transferInProgress: try await Task.sleep(for: .milliseconds(20))
-                    default: throw error
-                    }
-                }
+            try await proposingAgainWhileLeadershipMoves {
+                try await nodes[try await currentLeader(among: candidates)]!.propose([1]).get()
             }
-            return nil
         }
         for id in ids { try await start(id) }
         let firstLeader = try await currentLeader(among: ids)
@@ -151,11 +136,11 @@ final class SlowRestoreCounter: StateMachine {
         let others = ids.filter { $0 != follower }
         network.isolate(follower)
         for _ in 0..<30 { _ = try await propose(among: others) }
-        try await waitUntil("the leader snapshotted past the isolated follower") {
+        try await pollUntil("the leader snapshotted past the isolated follower") {
             try await nodes[currentLeader(among: others)]!.status().get().snapshotIndex >= 20
         }
         network.heal(follower)
-        try await waitUntil("the follower is rebuilding from the leader's snapshot") { gate.waiting > 0 }
+        try await pollUntil("the follower is rebuilding from the leader's snapshot") { gate.waiting > 0 }
         let stored = storages[follower]!.currentSnapshot.metadata.index
         #expect(stored >= 20, "the snapshot was stored before the rebuild began")
 
@@ -163,7 +148,7 @@ final class SlowRestoreCounter: StateMachine {
         // it must give up at its next chunk, not read the whole snapshot first.
         let stopping = nodes[follower]!
         let stopped = Task { await stopping.stop() }
-        try await waitUntil("the follower has stopped serving") {
+        try await pollUntil("the follower has stopped serving") {
             do {
                 _ = try await stopping.propose([1]).get()
                 return false
@@ -178,7 +163,7 @@ final class SlowRestoreCounter: StateMachine {
 
         try await start(follower)
         var expected = 0
-        try await waitUntil("the restarted follower caught up with the leader") {
+        try await pollUntil("the restarted follower caught up with the leader") {
             expected = try await nodes[currentLeader(among: others)]!.withStateMachine { $0.value }.get()
             return try await nodes[follower]!.withStateMachine { $0.value }.get() == expected && expected >= 30
         }

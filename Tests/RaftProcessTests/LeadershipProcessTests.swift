@@ -98,10 +98,11 @@ import Testing
             let follower = cluster.endpoint(followers[i % followers.count])
             // During an election (a late heartbeat on a loaded machine) the follower answers
             // NOT_LEADER or TIMEOUT: no read index to wait for. Ask it again, a bounded number of times.
-            var read = try await writer.sendOnce(ClientRequest(requestID: 1, operation: .get(key: key)), to: follower)
+            let ask = { try await writer.sendOnce(ClientRequest(requestID: 1, operation: .get(key: key)), to: follower) }
+            var read = try await ask()
             for _ in 0..<40 where read.status == .notLeader || read.status == .timeout {
                 try await Task.sleep(for: .milliseconds(50))
-                read = try await writer.sendOnce(ClientRequest(requestID: 1, operation: .get(key: key)), to: follower)
+                read = try await ask()
             }
             #expect(read.status == .ok, "\(read.status) \(read.error)")
             #expect(read.value == value, "read \(i) from \(follower) returned \(String(decoding: read.value, as: UTF8.self))")
