@@ -57,11 +57,3 @@ struct BenchTLSConnection: Sendable {
     }
 }
 
-/// The `--cacert`, `--cert` and `--key` files as a client TLS endpoint; nil (plaintext) without
-/// `--cacert`. Unreadable or mismatched files throw `TLSSetupError` saying which.
-func benchTLSEndpoint(cacert: String?, cert: String?, key: String?) throws -> TLSEndpoint? {
-    guard let cacert else { return nil }
-    let credentials = try TLSCredentials(
-        port: .client, role: .client, files: TLSFiles(certificateFile: cert, keyFile: key, trustedCAFile: cacert))
-    return TLSEndpoint.client(credentials: credentials)
-}

@@ -136,7 +136,8 @@ struct RaftBench: AsyncParsableCommand {
     func run() async throws {
         let tls: TLSEndpoint?
         do {
-            tls = try benchTLSEndpoint(cacert: cacert, cert: cert, key: key)
+            // Unreadable or mismatched files throw `TLSSetupError` saying which.
+            tls = try cacert.map { try TLSEndpoint.client(trustedCAFile: $0, certificateFile: cert, keyFile: key) }
         } catch {
             printErr("raft-bench: \(error)")
             throw ExitCode.failure
@@ -146,14 +147,10 @@ struct RaftBench: AsyncParsableCommand {
         do {
             if let tls { try await checkTLS(group: group, tls: tls) }
             sessions = try await openSessions(group: group, tls: tls)
-        } catch let failure as BenchTLSError {
+        } catch where error is BenchTLSError || error is BenchFailure {
             // One line naming the endpoint and the reason.
             try? await group.shutdownGracefully()
-            printErr("raft-bench: \(failure)")
-            throw ExitCode.failure
-        } catch let failure as BenchFailure {
-            try? await group.shutdownGracefully()
-            printErr("raft-bench: \(failure)")
+            printErr("raft-bench: \(error)")
             throw ExitCode.failure
         } catch {
             try? await group.shutdownGracefully()

@@ -73,11 +73,7 @@ public struct ClusterCertificates: Sendable {
 
     /// Client-side TLS with the files `name` (nil: no certificate of its own), trusting `ca`.
     public func clientTLS(_ name: String?, trusting ca: String? = nil) throws -> TLSEndpoint {
-        let credentials = try TLSCredentials(
-            port: .client, role: .client,
-            files: TLSFiles(
-                certificateFile: name.map(certificate), keyFile: name.map(key), trustedCAFile: ca ?? self.ca))
-        return TLSEndpoint.client(credentials: credentials, handshakeTimeout: .seconds(5))
+        try TLSEndpoint.client(trustedCAFile: ca ?? self.ca, certificateFile: name.map(certificate), keyFile: name.map(key))
     }
 
     /// The raft-node flags of member `id` for TLS on every port (client certificates required),

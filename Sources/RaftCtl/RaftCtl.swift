@@ -54,10 +54,7 @@ struct RaftCtl: AsyncParsableCommand {
         func tlsEndpoint() throws -> TLSEndpoint? {
             guard let cacert else { return nil }
             do {
-                let credentials = try TLSCredentials(
-                    port: .client, role: .client,
-                    files: TLSFiles(certificateFile: cert, keyFile: key, trustedCAFile: cacert))
-                return TLSEndpoint.client(credentials: credentials)
+                return try TLSEndpoint.client(trustedCAFile: cacert, certificateFile: cert, keyFile: key)
             } catch {
                 throw CtlError("\(error)")
             }

@@ -83,6 +83,18 @@ public struct TLSEndpoint: Sendable {
             handshakeTimeout: handshakeTimeout)
     }
 
+    /// A client endpoint from PEM files: trusting servers whose certificate `trustedCAFile`
+    /// signed, presenting `certificateFile` and `keyFile` when given (raftctl's and raft-bench's
+    /// `--cacert`, `--cert`, `--key`). Unreadable or mismatched files throw `TLSSetupError`.
+    public static func client(
+        trustedCAFile: String, certificateFile: String?, keyFile: String?, handshakeTimeout: TimeAmount = .seconds(5)
+    ) throws -> TLSEndpoint {
+        let credentials = try TLSCredentials(
+            port: .client, role: .client,
+            files: TLSFiles(certificateFile: certificateFile, keyFile: keyFile, trustedCAFile: trustedCAFile))
+        return client(credentials: credentials, handshakeTimeout: handshakeTimeout)
+    }
+
     static func isIPAddress(_ host: String) -> Bool {
         let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         return (try? SocketAddress(ipAddress: bare, port: 0)) != nil

@@ -49,12 +49,9 @@ final class TLSHandshakeGuard: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    private var reported = false
-
+    /// Called once, by whichever path set `finished`.
     private func report(_ result: Result<TLSPeerAuthenticated, TLSHandshakeError>) {
-        guard !reported, let outcome else { return }
-        reported = true
-        outcome.completeWith(result.mapError { $0 as any Error })
+        outcome?.completeWith(result.mapError { $0 as any Error })
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -71,8 +68,7 @@ final class TLSHandshakeGuard: ChannelInboundHandler, RemovableChannelHandler {
             finished = true
             timeout?.cancel()
             endpoint.observer.handshakeCompleted(port: endpoint.port)
-            let certificate = try? context.pipeline.syncOperations.handler(type: NIOSSLHandler.self).peerCertificate
-            let authenticated = TLSPeerAuthenticated(certificate: certificate)
+            let authenticated = TLSPeerAuthenticated(certificate: peerCertificate(context))
             context.fireUserInboundEventTriggered(event)
             context.fireUserInboundEventTriggered(authenticated)
             report(.success(authenticated))
